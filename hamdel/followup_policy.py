@@ -1,0 +1,69 @@
+"""When follow-ups fall due (config/followups.yml), as pure functions of a ticket and a time.
+
+Creating a ticket writes the follow-ups it owes (seed 001/002: a promised follow-up must happen);
+the scheduler that sends them lives in the bot process. Durations are strings like `30s`, `5m`,
+`2h`, `1d` so tests can compress a day into seconds.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import yaml
+
+from hamdel.settings import get_settings
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str | int | float) -> timedelta:
+    """`'24h'` → 24 hours. Bare numbers are seconds. Anything else is an error, not a guess."""
+    if isinstance(text, (int, float)):
+        return timedelta(seconds=float(text))
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 5m, 2h, 1d)")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+@dataclass(frozen=True)
+class FollowUpPolicy:
+    acknowledgement_after: timedelta
+    check_in_after: timedelta
+    check_in_repeat: timedelta
+    resolution_check_after: timedelta
+    satisfaction_after: timedelta
+    first_response_target: timedelta
+    resolution_target: timedelta
+    breach_warning_before: timedelta
+    quiet_start: time
+    quiet_end: time
+    timezone: str
+    holidays: frozenset[date] = field(default_factory=frozenset)
+
+
+def load_followup_policy(path: Path | None = None) -> FollowUpPolicy:
+    raw = yaml.safe_load(Path(path or get_settings().followup_policy_path).read_text(encoding="utf-8"))
+    quiet = raw.get("quiet_hours") or {}
+    return FollowUpPolicy(
+        acknowledgement_after=parse_duration(raw.get("acknowledgement_after", "0s")),
+        check_in_after=parse_duration(raw.get("check_in_after", "24h")),
+        check_in_repeat=parse_duration(raw.get("check_in_repeat", "48h")),
+        resolution_check_after=parse_duration(raw.get("resolution_check_after", "2h")),
+        satisfaction_after=parse_duration(raw.get("satisfaction_after", "1h")),
+        first_response_target=parse_duration(raw.get("first_response_target", "24h")),
+        resolution_target=parse_duration(raw.get("resolution_target", "72h")),
+        breach_warning_before=parse_duration(raw.get("breach_warning_before", "2h")),
+        quiet_start=time.fromisoformat(str(quiet.get("start", "22:00"))),
+        quiet_end=time.fromisoformat(str(quiet.get("end", "08:00"))),
+        timezone=str(quiet.get("timezone", "Asia/Tehran")),
+        holidays=frozenset(date.fromisoformat(str(d)) for d in raw.get("holidays") or ()),
+    )
+
+
+def first_check_in(received_at: datetime, policy: FollowUpPolicy) -> datetime:
+    """When the customer first hears "we have not forgotten you" if nothing else happened."""
+    return received_at + policy.check_in_after

@@ -1,0 +1,81 @@
+"""One Persian normalisation for training data and live text.
+
+Rasa's featurizers see whatever this returns, both when the model is trained (through the
+`rasa_addons.persian_normalizer` component) and when a customer writes; `tests/test_persian.py`
+proves that every training example is already a fixed point, so entity offsets annotated in
+`nlu_data/` stay correct.
+
+Why these choices:
+- hazm fixes Arabic ي/ك, half-spaces (می خواهم → می‌خواهم) and punctuation spacing, which is what
+  makes «میخوام», «می خوام» and «می‌خوام» one token for the featurizers.
+- Digits go to ASCII, not Persian: Rasa folds only ASCII digits into its number feature, regexes for
+  order and ticket numbers stay simple, and stored values are what a database query expects.
+- Repeated letters are kept as they are (hazm would turn «خیلیییی» into «خیلی»): stretching a word is
+  how customers shout, and the anger estimate in `actions/empathy.py` reads it.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Any
+
+_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+_PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+_ZWNJ = "\u200c"
+# Invisible marks that customers' keyboards leave behind and that split tokens for no reason.
+_INVISIBLE = re.compile("[\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_SPACES = re.compile(r"[ \t\u00a0]+")
+_ZWNJ_RUNS = re.compile(_ZWNJ + "{2,}")
+_ZWNJ_AT_EDGES = re.compile(rf"(^|\s){_ZWNJ}+|{_ZWNJ}+(\s|$)")
+# hazm's spacing rules put a space between a number and a following Persian letter; that breaks
+# nothing for the classifier, but keep digits glued to Latin letters (order numbers like "A1234").
+
+
+@lru_cache(maxsize=1)
+def _hazm_normalizer() -> Any:
+    """Build hazm's Normalizer once: construction takes about a second."""
+    from hazm import Normalizer  # imported lazily: `import hazm` costs about a second too
+
+    return Normalizer(
+        correct_spacing=True,
+        remove_diacritics=True,
+        remove_specials_chars=False,  # keeps emoji and punctuation, which carry tone
+        decrease_repeated_chars=False,
+        persian_style=False,  # would turn "" quotes into «», shifting nothing useful
+        persian_numbers=False,
+        unicodes_replacement=True,
+        seperate_mi=True,
+    )
+
+
+def to_ascii_digits(text: str) -> str:
+    """Map Persian (۰-۹) and Arabic-Indic (٠-٩) digits to 0-9."""
+    return text.translate(_DIGITS)
+
+
+def to_persian_digits(text: str) -> str:
+    """Map 0-9 to Persian digits, for text shown to customers."""
+    return str(text).translate(_PERSIAN_DIGITS)
+
+
+def _tidy(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
+    text = _INVISIBLE.sub("", text)
+    text = _ZWNJ_RUNS.sub(_ZWNJ, text)
+    text = _ZWNJ_AT_EDGES.sub(lambda m: m.group(1) or m.group(2) or "", text)
+    text = _SPACES.sub(" ", text)
+    return "\n".join(line.strip() for line in text.strip().split("\n"))
+
+
+def normalize(text: str) -> str:
+    """Return the one canonical form of a Persian message used everywhere in Hamdel.
+
+    Idempotent: ``normalize(normalize(x)) == normalize(x)``, which is what lets already-normalised
+    training data pass through the Rasa component unchanged.
+    """
+    if not text:
+        return ""
+    text = _tidy(to_ascii_digits(text))
+    text = _hazm_normalizer().normalize(text)
+    return _tidy(to_ascii_digits(text))
