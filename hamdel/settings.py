@@ -19,7 +19,9 @@ PLACEHOLDER = "change-me"
 class Settings(BaseSettings):
     """Runtime configuration shared by the action server, the bot and the command-line tools."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     environment: str = Field("development", description="development, test or production")
     database_url: str = Field(
