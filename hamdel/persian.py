@@ -79,3 +79,28 @@ def normalize(text: str) -> str:
     text = _tidy(to_ascii_digits(text))
     text = _hazm_normalizer().normalize(text)
     return _tidy(to_ascii_digits(text))
+
+
+def realign_span(original: str, normalized: str, start: int, end: int) -> tuple[int, int]:
+    """Map a character span of `original` onto `normalized`.
+
+    Entity annotations in training data are offsets into the text as written; after
+    normalisation those offsets may point elsewhere (hazm inserts and removes characters). A
+    character-level diff tells where each original character went.
+    """
+    from difflib import SequenceMatcher
+
+    if original == normalized:
+        return start, end
+    mapping: dict[int, int] = {}
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, original, normalized, autojunk=False).get_opcodes():
+        for k in range(i1, i2):
+            if tag == "equal":
+                mapping[k] = j1 + (k - i1)
+            elif tag == "replace":
+                mapping[k] = min(j2 - 1, j1 + (k - i1)) if j2 > j1 else j1
+    new_start = next((mapping[k] for k in range(start, end) if k in mapping), None)
+    new_end = next((mapping[k] + 1 for k in range(end - 1, start - 1, -1) if k in mapping), None)
+    if new_start is None or new_end is None or new_end <= new_start:
+        raise ValueError(f"entity span {start}:{end} vanished during normalisation")
+    return new_start, new_end

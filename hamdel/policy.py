@@ -24,6 +24,7 @@ class Remedy:
     reason: str = ""
     categories: tuple[str, ...] = ()
     alternatives: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
 
     def applies_to(self, category: str | None) -> bool:
         return self.allowed and (not self.categories or category in self.categories)
@@ -45,7 +46,17 @@ class BusinessPolicy:
     remedies: dict[str, Remedy]
     unlisted_reason: str
     unlisted_alternatives: tuple[str, ...]
+    review_promise: str
+    no_wish_label: str
+    no_wish_promise: str
     first_response_hours: int
+
+    def match_wish(self, text: str) -> str | None:
+        """A remedy the NLU has no entity value for, recognised by the operator's key phrases."""
+        for remedy in self.remedies.values():
+            if any(keyword in text for keyword in remedy.keywords):
+                return remedy.name
+        return None
 
     def decide(self, wish: str | None, category: str | None) -> Decision:
         """Decide whether the customer's wish (a canonical remedy or None for free text) is possible."""
@@ -74,6 +85,7 @@ def _remedy(name: str, raw: dict[str, Any]) -> Remedy:
         reason=str(raw.get("reason", "")),
         categories=tuple(raw.get("categories") or ()),
         alternatives=tuple(raw.get("alternatives") or ()),
+        keywords=tuple(raw.get("keywords") or ()),
     )
 
 
@@ -89,10 +101,14 @@ def load_policy(path: Path | None = None) -> BusinessPolicy:
         if remedy.allowed and not remedy.promise:
             raise ValueError(f"policy: allowed remedy {remedy.name} needs a `promise` text")
     unlisted = raw.get("unlisted_wish") or {}
+    no_wish = raw.get("no_wish") or {}
     return BusinessPolicy(
         business_name=str(raw.get("business_name", "")),
         remedies=remedies,
         unlisted_reason=str(unlisted.get("reason", "")),
         unlisted_alternatives=tuple(unlisted.get("alternatives") or ()),
+        review_promise=str(unlisted.get("review_promise", "")),
+        no_wish_label=str(no_wish.get("label", "")),
+        no_wish_promise=str(no_wish.get("promise", "")),
         first_response_hours=int(raw.get("first_response_hours", 24)),
     )

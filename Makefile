@@ -1,0 +1,53 @@
+# Hamdel — every command a person or CI runs. `make` alone lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export RASA_TELEMETRY_ENABLED := false
+export PYTHONPATH := $(CURDIR)
+PY := .venv/bin/python
+RASA := .venv-rasa/bin/rasa
+
+.PHONY: help setup train services chat run test validate unit-test story-test nlu-eval full-stack-test report bench clean
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+setup:  ## create both Python environments and the database (idempotent)
+	@bash scripts/setup.sh
+
+train: setup  ## train the model into models/ if its inputs changed
+	@$(PY) -m hamdel.services train
+
+services: setup  ## Rasa (HTTP API + REST on 127.0.0.1:5005) and the action server (5055), until Ctrl+C
+	@$(PY) -m hamdel.services serve
+
+chat: setup  ## THE MAIN JOB: terminal chat without TELEGRAM_TOKEN, the Telegram bot with it
+	@$(PY) -m hamdel
+
+run: chat  ## same as chat
+
+test: setup  ## everything: validation, unit tests, conversation tests, NLU evaluation, full stack
+	@bash scripts/test.sh
+
+validate: setup  ## rasa data validate, failing on any warning
+	@$(RASA) data validate --data nlu_data --domain domain.yml --config config.yml --fail-on-warnings
+
+unit-test: setup  ## fast tests (no Rasa server)
+	@$(PY) -m pytest -q -m "not integration"
+
+story-test: train  ## conversation tests against the trained model
+	@bash scripts/test.sh stories
+
+nlu-eval: train  ## per-intent F1 on the held-out set tests/nlu/holdout.yml
+	@bash scripts/test.sh nlu
+
+full-stack-test: train  ## start Rasa and the action server, hold a real conversation, check the ticket
+	@$(PY) -m pytest -q -m integration
+
+report: setup  ## complaint measures over a date range: make report FROM=2026-11-01 TO=2026-11-30
+	@$(PY) -m followups.report $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) --png var/report.png
+
+bench: setup  ## follow-up scheduler benchmark (prints figures)
+	@$(PY) benchmarks/followups_bench.py
+
+clean:  ## remove models, logs and the local database (not the environments)
+	rm -rf models var results .pytest_cache

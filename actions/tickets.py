@@ -1,0 +1,154 @@
+"""Provide: open the ticket and give the customer everything that was recorded.
+
+A write failure is never hidden: the action retries, then spools the complaint to disk and tells
+the customer honestly; spooled complaints are replayed on the next successful write.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.conversation import customer_metadata
+from hamdel.followup_policy import FollowUpPolicy, load_followup_policy
+from hamdel.jalali import format_jalali
+from hamdel.storage import spool
+from hamdel.storage.db import session_scope
+from hamdel.storage.models import Category, FollowUpKind, Severity, utcnow
+from hamdel.storage.tickets import escalate, get_or_create_customer, open_ticket, split_conversation_id
+
+logger = logging.getLogger(__name__)
+WRITE_ATTEMPTS = 3
+RETRY_DELAYS = (0.2, 0.6)
+
+
+@dataclass(frozen=True)
+class OpenedTicket:
+    number: str
+    escalated: bool
+    check_in_due: datetime
+
+
+def next_allowed_time(moment: datetime, policy: FollowUpPolicy) -> datetime:
+    """Follow-ups wait out quiet hours, so the time promised to the customer does too."""
+    tz = ZoneInfo(policy.timezone)
+    local = moment.astimezone(tz)
+    start, end = policy.quiet_start, policy.quiet_end
+    t = local.time()
+    in_quiet = (start <= t or t < end) if start > end else (start <= t < end)
+    if not in_quiet and local.date() not in policy.holidays:
+        return moment
+    morning = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+    if morning <= local:
+        morning += timedelta(days=1)
+    while morning.date() in policy.holidays:
+        morning += timedelta(days=1)
+    return morning.astimezone(moment.tzinfo)
+
+
+def write_ticket(record: dict[str, Any], followup_policy: FollowUpPolicy) -> OpenedTicket:
+    """Create customer, ticket and follow-ups in one transaction; escalate high-severity ones."""
+    received_at = datetime.fromisoformat(record["received_at"])
+    with session_scope() as session:
+        channel, external_id = split_conversation_id(record["conversation_id"])
+        customer = get_or_create_customer(
+            session=session, channel=channel, external_id=external_id,
+            display_name=record.get("display_name"), chat_id=record.get("chat_id"),
+        )
+        if record.get("phone"):
+            customer.phone = record["phone"]
+        ticket = open_ticket(
+            session=session,
+            customer=customer,
+            conversation_id=record["conversation_id"],
+            category=Category(record["category"]),
+            story=record["story"],
+            key_words=record.get("key_words") or [],
+            reflection=record["reflection"],
+            order_id=record.get("order_id"),
+            remedy_sought=record.get("remedy"),
+            remedy_sought_text=record.get("remedy_text"),
+            remedy_offered=record.get("remedy_promise"),
+            anger=int(record.get("anger") or 0),
+            followup_policy=followup_policy,
+            now=received_at,
+        )
+        escalated = ticket.severity in (Severity.HIGH, Severity.CRITICAL)
+        if escalated:
+            escalate(session=session, ticket=ticket, reason="severity", now=received_at)
+        check_in = next(f.due_at for f in ticket.followups if f.kind is FollowUpKind.CHECK_IN)
+        return OpenedTicket(number=ticket.number, escalated=escalated, check_in_due=check_in)
+
+
+def ticket_record(tracker: Tracker, now: datetime) -> dict[str, Any]:
+    metadata = customer_metadata(tracker)
+    return {
+        "conversation_id": tracker.sender_id,
+        "display_name": metadata.get("display_name"),
+        "chat_id": metadata.get("chat_id"),
+        "category": tracker.get_slot("complaint_category") or "service",
+        "story": tracker.get_slot("complaint_story") or "",
+        "key_words": tracker.get_slot("key_words") or [],
+        "reflection": tracker.get_slot("reflection") or "",
+        "order_id": tracker.get_slot("order_id"),
+        "remedy": tracker.get_slot("remedy"),
+        "remedy_text": tracker.get_slot("remedy_text"),
+        "remedy_promise": tracker.get_slot("remedy_promise"),
+        "anger": tracker.get_slot("anger") or 0,
+        "phone": tracker.get_slot("phone"),
+        "received_at": now.isoformat(),
+    }
+
+
+def replay_spooled_tickets() -> int:
+    policy = load_followup_policy()
+    return spool.drain(lambda record: write_ticket(record, policy) and None)
+
+
+class ActionOpenTicket(Action):
+    """Open the ticket (ISO 10002 record), schedule its follow-ups and fill the summary slots."""
+
+    def name(self) -> str:
+        return "action_open_ticket"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        record = ticket_record(tracker, utcnow())
+        followup_policy = load_followup_policy()
+        opened: OpenedTicket | None = None
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                opened = await asyncio.to_thread(write_ticket, record, followup_policy)
+                break
+            except Exception:  # noqa: BLE001 - any failure means the ticket is not stored
+                logger.warning("ticket write failed (attempt %d of %d)", attempt + 1, WRITE_ATTEMPTS, exc_info=True)
+                if attempt < len(RETRY_DELAYS):
+                    await asyncio.sleep(RETRY_DELAYS[attempt])
+        if opened is None:
+            await asyncio.to_thread(spool.save, record)
+            logger.error("ticket spooled for later; the customer was told it is not stored yet")
+            return [SlotSet("phase", None), SlotSet("ticket_outcome", "saved_for_retry")]
+
+        try:
+            replayed = await asyncio.to_thread(replay_spooled_tickets)
+            if replayed:
+                logger.info("replayed %d spooled tickets", replayed)
+        except Exception:  # noqa: BLE001 - replay is best effort; the records stay spooled
+            logger.warning("spool replay failed", exc_info=True)
+
+        dispatcher.utter_message(json_message={"event": "ticket_opened", "ticket_number": opened.number})
+        if opened.escalated:
+            dispatcher.utter_message(json_message={"event": "handoff", "ticket_number": opened.number, "reason": "severity"})
+        followup_at = next_allowed_time(opened.check_in_due, followup_policy)
+        return [
+            SlotSet("ticket_number", opened.number),
+            SlotSet("followup_time", format_jalali(followup_at)),
+            SlotSet("phase", None),
+            SlotSet("ticket_outcome", "escalated" if opened.escalated else "opened"),
+        ]

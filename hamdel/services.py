@@ -1,0 +1,165 @@
+"""Start, watch and stop the two servers Hamdel needs: Rasa (its own Python 3.10 environment) and
+the action server (this environment). Used by `make services`, `make chat`, the bot and the
+full-stack tests, so they all start the stack the same way.
+
+The model is retrained only when its inputs changed (a fingerprint of config, domain, training
+data and the custom component), with progress shown, so the first `make chat` trains and later
+ones start in seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from hamdel.settings import PROJECT_ROOT
+
+logger = logging.getLogger(__name__)
+RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+MODELS = PROJECT_ROOT / "models"
+MODEL_INPUTS = ("config.yml", "domain.yml", "nlu_data", "rasa_addons", "hamdel/persian.py")
+QUIET_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+             "PYTHONWARNINGS": "ignore"}
+
+
+def fingerprint() -> str:
+    """Hash of everything the trained model depends on."""
+    digest = hashlib.sha256()
+    for name in MODEL_INPUTS:
+        path = PROJECT_ROOT / name
+        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if path.is_dir() else [path]
+        for file in files:
+            digest.update(str(file.relative_to(PROJECT_ROOT)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def model_path() -> Path:
+    return MODELS / f"hamdel-{fingerprint()}.tar.gz"
+
+
+def rasa_env() -> dict[str, str]:
+    env = {**os.environ, **QUIET_ENV, "PYTHONPATH": str(PROJECT_ROOT)}
+    env.setdefault("ACTION_ENDPOINT_URL", "http://127.0.0.1:5055/webhook")
+    return env
+
+
+def ensure_model(*, force: bool = False) -> Path:
+    """Train if the current inputs have no model yet; Rasa's own progress bars show while it works."""
+    target = model_path()
+    if target.exists() and not force:
+        return target
+    print(f"[hamdel] training the model (about 2–4 minutes on 2 cores) → {target.name}", flush=True)
+    MODELS.mkdir(exist_ok=True)
+    started = time.monotonic()
+    subprocess.run(
+        [str(RASA_BIN), "train", "--data", "nlu_data", "--config", "config.yml", "--domain", "domain.yml",
+         "--out", str(MODELS), "--fixed-model-name", target.name.removesuffix(".tar.gz")],
+        cwd=PROJECT_ROOT, env=rasa_env(), check=True,
+    )
+    print(f"[hamdel] model ready in {time.monotonic() - started:.0f} s", flush=True)
+    return target
+
+
+@dataclass
+class Stack:
+    """A running Rasa server and action server."""
+
+    rasa_port: int = 5005
+    action_port: int = 5055
+    env: dict[str, str] = field(default_factory=dict)
+    log_dir: Path = PROJECT_ROOT / "var" / "log"
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def start(self, model: Path) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = {**rasa_env(), **self.env, "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.action_port}/webhook"}
+        self.processes.append(subprocess.Popen(
+            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)],
+            cwd=PROJECT_ROOT, env=env, stdout=(self.log_dir / "actions.log").open("ab"), stderr=subprocess.STDOUT,
+        ))
+        self.processes.append(subprocess.Popen(
+            [str(RASA_BIN), "run", "--enable-api", "--model", str(model), "--endpoints", "endpoints.yml",
+             "--credentials", "credentials.yml", "--interface", "127.0.0.1", "--port", str(self.rasa_port),
+             "--response-timeout", "60"],
+            cwd=PROJECT_ROOT, env=env, stdout=(self.log_dir / "rasa.log").open("ab"), stderr=subprocess.STDOUT,
+        ))
+
+    def wait_ready(self, timeout: float = 240.0) -> None:
+        """Block until the action server answers and Rasa has loaded its model."""
+        deadline = time.monotonic() + timeout
+        checks = {f"http://127.0.0.1:{self.action_port}/health": False, f"{self.rasa_url}/status": False}
+        while time.monotonic() < deadline:
+            for process in self.processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"a server exited early (code {process.returncode}); see {self.log_dir}")
+            for url, ok in checks.items():
+                if not ok:
+                    try:
+                        response = httpx.get(url, timeout=2)
+                        checks[url] = response.status_code == 200 and ("status" not in url or bool(response.json().get("model_file")))
+                    except httpx.HTTPError:
+                        pass
+            if all(checks.values()):
+                return
+            time.sleep(1)
+        raise TimeoutError(f"servers not ready after {timeout:.0f} s; see {self.log_dir}")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.processes.clear()
+
+
+@contextmanager
+def running_stack(**kwargs: object) -> Iterator[Stack]:
+    stack = Stack(**kwargs)  # type: ignore[arg-type]
+    model = ensure_model()
+    print("[hamdel] starting Rasa and the action server…", flush=True)
+    stack.start(model)
+    try:
+        stack.wait_ready()
+        print(f"[hamdel] ready: Rasa on {stack.rasa_url}, actions on :{stack.action_port}", flush=True)
+        yield stack
+    finally:
+        stack.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Train if needed, then run Rasa and the action server")
+    parser.add_argument("command", choices=["train", "serve"])
+    parser.add_argument("--force", action="store_true", help="train even if nothing changed")
+    args = parser.parse_args()
+    if args.command == "train":
+        print(ensure_model(force=args.force))
+        return
+    with running_stack():
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# `make test`: the whole suite, in the order that fails fastest.
+#   1. rasa data validate (no warnings allowed)   2. unit tests (no servers)
+#   3. train if needed                             4. conversation tests (tests/test_stories.yml)
+#   5. NLU evaluation on the held-out set          6. full-stack tests (real Rasa + action server)
+# `scripts/test.sh stories` or `scripts/test.sh nlu` runs one step (after training).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RASA_TELEMETRY_ENABLED=false PYTHONPATH="$PWD" TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1
+PY=.venv/bin/python
+RASA=.venv-rasa/bin/rasa
+step() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
+rasa_quiet() { "$@" 2>&1 | grep -vE "is ignored: it is neither|DeprecationWarning|declare_namespace|pkg_resources|xla_computation|MovedIn20Warning|declarative_base|^\s*$" || true; }
+
+stories() {
+  step "conversation tests (tests/test_stories.yml, --fail-on-prediction-errors)"
+  local model; model=$($PY -c 'from hamdel.services import model_path; print(model_path())')
+  rm -rf results/stories
+  set +e
+  "$RASA" test core --model "$model" --stories tests/test_stories.yml --out results/stories \
+    --fail-on-prediction-errors > results-stories.log 2>&1
+  local code=$?
+  set -e
+  grep -E "Finished evaluation|Correct:|Failed stories|F1-Score|Accuracy" results-stories.log | sed 's/^.*INFO *//' || true
+  if [[ $code -ne 0 ]]; then
+    tail -40 results-stories.log; [[ -f results/stories/failed_test_stories.yml ]] && head -80 results/stories/failed_test_stories.yml
+    rm -f results-stories.log; echo "conversation tests failed"; return 1
+  fi
+  rm -f results-stories.log
+}
+
+nlu() {
+  step "NLU evaluation on the held-out set (tests/nlu/holdout.yml)"
+  local model; model=$($PY -c 'from hamdel.services import model_path; print(model_path())')
+  rm -rf results/nlu
+  rasa_quiet "$RASA" test nlu --model "$model" --nlu tests/nlu/holdout.yml --out results/nlu | grep -E "ERROR|Error" || true
+  $PY scripts/nlu_report.py results/nlu/intent_report.json --min-weighted-f1 0.80
+}
+
+if [[ $# -gt 0 ]]; then "$1"; exit; fi
+
+step "rasa data validate"
+rasa_quiet "$RASA" data validate --data nlu_data --domain domain.yml --config config.yml --fail-on-warnings \
+  | grep -E "UserWarning|ERROR|Error|warning" && { echo "validation reported problems"; exit 1; } || echo "no warnings"
+
+step "unit tests"
+$PY -m pytest -q -m "not integration" -p no:cacheprovider
+
+step "model"
+$PY -m hamdel.services train
+
+stories
+nlu
+
+step "full-stack tests (Rasa + action server + database)"
+$PY -m pytest -q -m integration -p no:cacheprovider
