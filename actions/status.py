@@ -13,7 +13,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.conversation import latest_entity, latest_text
 from hamdel.jalali import format_jalali_date
 from hamdel.labels import CATEGORY_LABELS, STATUS_LABELS
-from hamdel.persian import to_persian_digits
 from hamdel.storage.db import session_scope
 from hamdel.storage.models import Ticket
 from hamdel.storage.tickets import TICKET_PREFIX, customer_tickets, find_customer, ticket_by_number
@@ -31,10 +30,9 @@ def canonical_ticket_number(raw: str | None) -> str | None:
 
 
 def status_line(ticket: Ticket) -> str:
-    return to_persian_digits(
-        f"• {ticket.number} — {CATEGORY_LABELS[ticket.category.value]} — {STATUS_LABELS[ticket.status.value]}"
-        f" — {format_jalali_date(ticket.received_at)}"
-    )
+    # The number stays in Latin digits: it is a code the customer copies back to us.
+    return (f"• {ticket.number} — {CATEGORY_LABELS[ticket.category.value]} — {STATUS_LABELS[ticket.status.value]}"
+            f" — {format_jalali_date(ticket.received_at)}")
 
 
 def look_up(conversation_id: str, asked: str | None) -> tuple[str, str | None]:
@@ -69,6 +67,6 @@ class ActionShowStatus(Action):
         return [
             SlotSet("status_result", result),
             SlotSet("status_lines", lines),
-            SlotSet("asked_ticket", to_persian_digits(asked) if asked else None),
+            SlotSet("asked_ticket", asked),
             SlotSet("ticket_id", None),
         ]

@@ -1,0 +1,83 @@
+"""Status lists only the customer's own tickets; asking for a person escalates honestly."""
+from __future__ import annotations
+
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from actions.handoff import ActionHandoff
+from actions.status import ActionShowStatus, canonical_ticket_number
+from hamdel.followup_policy import load_followup_policy
+from hamdel.storage.models import Category, Ticket, TicketStatus
+from hamdel.storage.tickets import get_or_create_customer, open_ticket
+from tests.actions.conftest import make_tracker, slots_from
+
+
+def ticket_for(session: Session, user: str, story: str = "بسته نرسیده") -> Ticket:
+    customer = get_or_create_customer(session=session, channel="telegram", external_id=user)
+    ticket = open_ticket(session=session, customer=customer, conversation_id=f"telegram:{user}",
+                         category=Category.DELIVERY, story=story, key_words=[], reflection=story, order_id=None,
+                         remedy_sought=None, remedy_sought_text=None, remedy_offered=None, anger=0,
+                         followup_policy=load_followup_policy())
+    session.commit()
+    return ticket
+
+
+async def status(text: str, sender: str = "telegram:1001", ticket_id: str | None = None) -> dict:
+    entities = [{"entity": "ticket_id", "value": ticket_id}] if ticket_id else []
+    tracker = make_tracker(text, "ask_status", entities=entities, sender_id=sender)
+    return slots_from(await ActionShowStatus().run(CollectingDispatcher(), tracker, {}))
+
+
+def test_ticket_numbers_are_read_however_they_are_typed() -> None:
+    for typed in ("hm- 482917", "HM482917", "پیگیری 482917", "HM-482917"):
+        assert canonical_ticket_number(typed) == "HM-482917"
+    assert canonical_ticket_number("شکایتم چی شد") is None
+
+
+async def test_a_new_customer_has_no_tickets(database_url: str) -> None:
+    assert (await status("شکایتم به کجا رسید؟"))["status_result"] == "none"
+
+
+async def test_only_the_customers_own_tickets_are_listed(database_url: str, session: Session) -> None:
+    mine = ticket_for(session, "1001")
+    theirs = ticket_for(session, "2002")
+    slots = await status("وضعیت شکایتام چیه")
+    assert slots["status_result"] == "list"
+    assert mine.number in slots["status_lines"] and theirs.number not in slots["status_lines"]
+    assert "در حال بررسی" in slots["status_lines"] and "ارسال و تحویل" in slots["status_lines"]
+
+
+async def test_someone_elses_ticket_number_is_not_found(database_url: str, session: Session) -> None:
+    ticket_for(session, "1001")
+    theirs = ticket_for(session, "2002")
+    slots = await status(f"پیگیری {theirs.number}", ticket_id=theirs.number)
+    assert slots["status_result"] == "not_found" and theirs.number not in slots["status_lines"]
+
+
+async def test_own_ticket_by_number(database_url: str, session: Session) -> None:
+    mine = ticket_for(session, "1001")
+    slots = await status(f"تیکت {mine.number[3:]} چی شد", ticket_id=mine.number[3:])
+    assert slots["status_result"] == "one" and mine.number in slots["status_lines"]
+
+
+async def test_asking_for_a_person_mid_story_opens_and_escalates_a_ticket(database_url: str, session: Session) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker("با یه آدم واقعی وصلم کنید", "request_human", slots={
+        "phase": "hearing", "complaint_story": "سه بار پول کم شده", "complaint_category": "billing"})
+    slots = slots_from(await ActionHandoff().run(dispatcher, tracker, {}))
+    ticket = session.scalars(select(Ticket)).one()
+    assert slots["handoff_outcome"] == "handed_over" and slots["ticket_number"] == ticket.number
+    assert ticket.status is TicketStatus.ESCALATED and ticket.escalation_reason == "customer_request"
+    assert ticket.story == "سه بار پول کم شده" and ticket.category is Category.BILLING
+    assert {"event": "handoff", "ticket_number": ticket.number, "reason": "customer_request"} in \
+        [m["custom"] for m in dispatcher.messages]
+    assert slots["phase"] is None
+
+
+async def test_asking_for_a_person_later_escalates_the_open_ticket(database_url: str, session: Session) -> None:
+    existing = ticket_for(session, "1001")
+    slots = slots_from(await ActionHandoff().run(CollectingDispatcher(), make_tracker("اپراتور", "request_human"), {}))
+    assert slots["ticket_number"] == existing.number
+    session.expire_all()
+    assert session.get(Ticket, existing.id).status is TicketStatus.ESCALATED

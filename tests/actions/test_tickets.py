@@ -1,0 +1,95 @@
+"""Provide: the ticket records what ISO 10002 asks; a failed write is never hidden."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import actions.tickets as tickets_module
+from actions.tickets import ActionOpenTicket, next_allowed_time
+from hamdel.followup_policy import load_followup_policy
+from hamdel.storage.models import Customer, FollowUp, FollowUpKind, Severity, Ticket, TicketStatus
+from tests.actions.conftest import make_tracker, slots_from
+
+CONFIRMED = {
+    "complaint_category": "delivery",
+    "complaint_story": "سفارشم 4587123 از دوشنبه نرسیده\nپشتیبانی هم جواب نمیده",
+    "reflection": "سفارشتان ۴۵۸۷۱۲۳ از دوشنبه نرسیده؛ پشتیبانی هم جواب نمیده.",
+    "key_words": ["4587123", "از دوشنبه", "سفارش"],
+    "order_id": "4587123",
+    "remedy": "expedite",
+    "remedy_promise": "سفارش شما در اولویت ارسال قرار می‌گیرد.",
+    "anger": 0.0,
+    "phone": "09121234567",
+}
+
+
+async def open_ticket(slots: dict[str, Any]) -> tuple[dict[str, Any], CollectingDispatcher]:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker("بله", "affirm", slots=slots, metadata={"display_name": "مریم", "chat_id": 1001})
+    return slots_from(await ActionOpenTicket().run(dispatcher, tracker, {})), dispatcher
+
+
+async def test_the_ticket_holds_the_whole_complaint(database_url: str, session: Session) -> None:
+    slots, dispatcher = await open_ticket(CONFIRMED)
+    assert slots["ticket_outcome"] == "opened" and slots["phase"] is None
+    ticket = session.scalars(select(Ticket)).one()
+    assert slots["ticket_number"] == ticket.number and ticket.number.startswith("HM-")
+    assert ticket.story == CONFIRMED["complaint_story"]
+    assert ticket.reflection == CONFIRMED["reflection"]
+    assert ticket.key_words == CONFIRMED["key_words"]
+    assert (ticket.order_id, ticket.remedy_sought, ticket.channel) == ("4587123", "expedite", "telegram")
+    assert ticket.status is TicketStatus.OPEN and ticket.severity is Severity.LOW
+    assert ticket.received_at and ticket.acknowledged_at
+    customer = session.scalars(select(Customer)).one()
+    assert (customer.external_id, customer.display_name, customer.phone) == ("1001", "مریم", "09121234567")
+    kinds = {f.kind for f in session.scalars(select(FollowUp))}
+    assert kinds == {FollowUpKind.ACKNOWLEDGEMENT, FollowUpKind.CHECK_IN}
+    assert {"event": "ticket_opened", "ticket_number": ticket.number} in [m["custom"] for m in dispatcher.messages]
+    assert "۱۴۰" in slots["followup_time"]  # a Jalali year, in Persian digits
+
+
+async def test_an_insulted_angry_customer_goes_straight_to_a_person(database_url: str, session: Session) -> None:
+    slots, dispatcher = await open_ticket({**CONFIRMED, "complaint_category": "staff", "anger": 3.0})
+    assert slots["ticket_outcome"] == "escalated"
+    ticket = session.scalars(select(Ticket)).one()
+    assert ticket.status is TicketStatus.ESCALATED and ticket.severity is Severity.CRITICAL
+    assert any(m["custom"].get("event") == "handoff" for m in dispatcher.messages if m.get("custom"))
+
+
+async def test_a_database_failure_is_told_and_the_complaint_is_kept(
+    database_url: str, session: Session, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    real_write = tickets_module.write_ticket
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(tickets_module, "write_ticket", broken)
+    monkeypatch.setattr(tickets_module, "RETRY_DELAYS", (0, 0))
+    slots, _ = await open_ticket(CONFIRMED)
+    assert slots["ticket_outcome"] == "saved_for_retry"
+    spooled = [json.loads(line) for line in (tmp_path / "spool" / "pending.jsonl").read_text().splitlines()]
+    assert spooled[0]["story"] == CONFIRMED["complaint_story"]
+    assert session.scalars(select(Ticket)).all() == []
+
+    # The database is back: the next ticket replays the spooled one too.
+    monkeypatch.setattr(tickets_module, "write_ticket", real_write)
+    await open_ticket({**CONFIRMED, "complaint_story": "مشکل دوم"})
+    stories = sorted(t.story for t in session.scalars(select(Ticket)))
+    assert stories == sorted([CONFIRMED["complaint_story"], "مشکل دوم"])
+
+
+def test_a_follow_up_promised_at_night_is_promised_for_the_morning() -> None:
+    policy = load_followup_policy()
+    at_23_tehran = datetime(2026, 11, 22, 19, 30, tzinfo=timezone.utc)
+    moved = next_allowed_time(at_23_tehran, policy)
+    assert moved == datetime(2026, 11, 23, 4, 30, tzinfo=timezone.utc)  # 08:00 Tehran
+    noon = datetime(2026, 11, 22, 8, 30, tzinfo=timezone.utc)
+    assert next_allowed_time(noon, policy) == noon

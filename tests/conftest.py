@@ -1,0 +1,36 @@
+"""Fixtures shared by all tests: a migrated temporary database per test, and clean settings."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from hamdel import settings as settings_module
+from hamdel.storage import db
+
+
+def _clear_caches() -> None:
+    settings_module.get_settings.cache_clear()
+    db.get_engine.cache_clear()
+    db.get_sessionmaker.cache_clear()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh SQLite file, migrated with Alembic exactly as production databases are."""
+    url = f"sqlite:///{tmp_path / 'hamdel-test.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("HAMDEL_SPOOL", str(tmp_path / "spool" / "pending.jsonl"))
+    _clear_caches()
+    db.migrate(url)
+    yield url
+    db.get_engine(url).dispose()
+    _clear_caches()
+
+
+@pytest.fixture
+def session(database_url: str) -> Iterator[Session]:
+    with db.session_scope(database_url) as s:
+        yield s

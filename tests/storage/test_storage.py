@@ -1,0 +1,65 @@
+"""Storage: migrations match the models, status changes stamp ISO 10002 times, spool survives."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.orm import Session
+
+from hamdel.followup_policy import load_followup_policy, parse_duration
+from hamdel.storage import spool
+from hamdel.storage.db import get_engine
+from hamdel.storage.models import Base, Category, FollowUpKind, FollowUpStatus, Severity, TicketStatus
+from hamdel.storage.tickets import get_or_create_customer, open_ticket, set_status, severity_for
+
+
+def test_migrations_create_exactly_the_models(database_url: str) -> None:
+    with get_engine(database_url).connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+
+
+def test_severity_grows_with_anger_and_weight_of_the_topic() -> None:
+    assert severity_for(Category.DELIVERY, 0) is Severity.LOW
+    assert severity_for(Category.BILLING, 0) is Severity.MEDIUM
+    assert severity_for(Category.DELIVERY, 2) is Severity.HIGH
+    assert severity_for(Category.STAFF, 3) is Severity.CRITICAL
+
+
+def test_resolving_stamps_the_time_and_cancels_pending_check_ins(session: Session) -> None:
+    customer = get_or_create_customer(session=session, channel="telegram", external_id="7")
+    ticket = open_ticket(session=session, customer=customer, conversation_id="telegram:7", category=Category.PRODUCT,
+                         story="خرابه", key_words=[], reflection="خرابه.", order_id=None, remedy_sought="repair",
+                         remedy_sought_text=None, remedy_offered=None, anger=0, followup_policy=load_followup_policy())
+    set_status(session=session, ticket=ticket, status=TicketStatus.RESOLVED, actor="agent:5")
+    assert ticket.resolved_at is not None
+    check_in = next(f for f in ticket.followups if f.kind is FollowUpKind.CHECK_IN)
+    assert check_in.status is FollowUpStatus.CANCELLED
+    assert [e.body for e in ticket.events] == ["open", "resolved"]
+
+
+def test_customers_are_created_once(session: Session) -> None:
+    first = get_or_create_customer(session=session, channel="telegram", external_id="9", display_name="علی")
+    again = get_or_create_customer(session=session, channel="telegram", external_id="9", display_name="علی رضایی")
+    assert first.id == again.id and again.display_name == "علی رضایی"
+
+
+def test_durations_read_like_the_policy_file() -> None:
+    assert parse_duration("24h").total_seconds() == 86400
+    assert parse_duration("5s").total_seconds() == 5
+    assert parse_duration("30m").total_seconds() == 1800
+
+
+def test_spooled_records_that_still_fail_stay_spooled(tmp_path: Path) -> None:
+    path = tmp_path / "pending.jsonl"
+    spool.save({"n": 1}, path)
+    spool.save({"n": 2}, path)
+
+    def only_first(record: dict) -> None:
+        if record["n"] == 2:
+            raise RuntimeError("still down")
+
+    assert spool.drain(only_first, path) == 1
+    assert spool.drain(lambda record: None, path) == 1
+    assert not path.exists() or path.read_text() == ""

@@ -1,0 +1,102 @@
+"""One normalisation everywhere: what customers type, what the model trained on, what Rasa sees."""
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hamdel.persian import normalize, realign_span, to_ascii_digits, to_persian_digits
+
+ROOT = Path(__file__).resolve().parents[1]
+ZWNJ = "\u200c"
+ENTITY = re.compile(r"\[([^\]]+)\](\([^)]*\)|\{[^}]*\})")
+
+
+def test_arabic_letters_become_persian() -> None:
+    assert normalize("شكايت دارم از سفارشي كه نرسيد") == "شکایت دارم از سفارشی که نرسید"
+
+
+def test_missing_half_space_is_restored() -> None:
+    assert normalize("می خواهم پولم را پس بگیرم") == f"می{ZWNJ}خواهم پولم را پس بگیرم"
+
+
+def test_extra_half_spaces_and_spaces_are_removed() -> None:
+    assert normalize(f"سلام   {ZWNJ}{ZWNJ}سفارشم  نرسیده") == "سلام سفارشم نرسیده"
+
+
+@pytest.mark.parametrize("written", ["سفارش ۴۵۸۷۱۲۳", "سفارش ٤٥٨٧١٢٣", "سفارش 4587123"])
+def test_every_digit_script_becomes_ascii(written: str) -> None:
+    assert normalize(written) == "سفارش 4587123"
+
+
+def test_tone_survives_normalisation() -> None:
+    # Emoji, exclamation marks and stretched words are how customers shout: keep them.
+    assert normalize("خیلییییی بده!!! 😡") == "خیلییییی بده!!! 😡"
+
+
+@pytest.mark.parametrize("text", ["سلام، مي خواستم بگم بسته‌ام نرسيده!!", "hm-482917 چی شد؟", "كد ٤٥٦ 🙏"])
+def test_normalisation_is_idempotent(text: str) -> None:
+    once = normalize(text)
+    assert normalize(once) == once
+
+
+def test_digit_helpers() -> None:
+    assert to_ascii_digits("۱۲۳٤٥") == "12345"
+    assert to_persian_digits("HM-482917") == "HM-۴۸۲۹۱۷"
+
+
+def test_entity_span_follows_the_text_when_normalisation_moves_it() -> None:
+    original = "مي خوام  سفارش 4587123 رو لغو كنم"
+    start = original.index("4587123")
+    normalized = normalize(original)
+    new_start, new_end = realign_span(original, normalized, start, start + 7)
+    assert normalized[new_start:new_end] == "4587123"
+
+
+def _examples(path: Path) -> list[tuple[str, list[str]]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    out = []
+    for block in data.get("nlu", []):
+        for line in (block.get("examples") or "").splitlines():
+            line = line.strip()
+            if line.startswith("- "):
+                body = line[2:]
+                out.append((ENTITY.sub(lambda m: m.group(1), body), [m.group(1) for m in ENTITY.finditer(body)]))
+    return out
+
+
+NLU_FILES = sorted((ROOT / "nlu_data" / "nlu").glob("*.yml")) + [ROOT / "tests" / "nlu" / "holdout.yml"]
+
+
+@pytest.mark.parametrize("path", NLU_FILES, ids=lambda p: p.name)
+def test_training_data_is_already_normalised(path: Path) -> None:
+    """Every example is a fixed point, so Rasa's normalising component never moves an entity."""
+    problems = [text for text, entities in _examples(path)
+                if normalize(text) != text or any(normalize(e) != e for e in entities)]
+    assert problems == []
+
+
+def test_rasa_component_and_application_normalise_identically() -> None:
+    """The Rasa server (Python 3.10 environment) and the application (3.11) must agree exactly."""
+    samples = ["سلام، مي خواستم بگم بسته‌ام نرسيده!!", "پولم رو پس بدین ۱۲۳۴۵", "ميخوام  شكايت كنم 😡", "kojast sefaresham?"]
+    script = (
+        "import json,sys\n"
+        "from rasa.shared.nlu.training_data.message import Message\n"
+        "from rasa_addons.persian_normalizer import PersianNormalizer\n"
+        "samples=json.loads(sys.stdin.read())\n"
+        "messages=[Message(data={'text': s}) for s in samples]\n"
+        "PersianNormalizer().process(messages)\n"
+        "print(json.dumps([m.get('text') for m in messages]))\n"
+    )
+    import json
+
+    result = subprocess.run(
+        [str(ROOT / ".venv-rasa" / "bin" / "python"), "-c", script],
+        input=json.dumps(samples), capture_output=True, text=True, cwd=ROOT, timeout=300,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [normalize(s) for s in samples]
