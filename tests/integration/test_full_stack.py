@@ -1,0 +1,111 @@
+"""The whole pipeline on one machine: Rasa (3.10 environment) + the action server (3.11) + the
+database, driven through Rasa's REST channel exactly as the Telegram bot and terminal chat drive it.
+
+This also proves that rasa-sdk 3.21 on Python 3.11 serves Rasa 3.6 (the two environments talk).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from hamdel.services import Stack, ensure_model
+from hamdel.storage.db import migrate, session_scope
+from hamdel.storage.models import FollowUp, Ticket, TicketStatus
+
+pytestmark = pytest.mark.integration
+RASA_PORT, ACTION_PORT = 15005, 15055
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, str]]:
+    workdir = tmp_path_factory.mktemp("full-stack")
+    url = f"sqlite:///{workdir / 'hamdel.db'}"
+    migrate(url)
+    stack = Stack(rasa_port=RASA_PORT, action_port=ACTION_PORT, log_dir=workdir / "log",
+                  env={"DATABASE_URL": url, "HAMDEL_SPOOL": str(workdir / "spool.jsonl")})
+    stack.start(ensure_model())
+    try:
+        stack.wait_ready(timeout=300)
+        yield stack, url
+    finally:
+        stack.stop()
+        for log in (workdir / "log").glob("*.log"):
+            print(f"--- {log.name} (tail) ---\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:]))
+
+
+def say(stack: Stack, sender: str, text: str) -> list[dict]:
+    response = httpx.post(f"{stack.rasa_url}/webhooks/rest/webhook", timeout=60,
+                          json={"sender": sender, "message": text, "metadata": {"display_name": "مریم"}})
+    response.raise_for_status()
+    replies = response.json()
+    assert replies, f"Rasa answered nothing to {text!r}"  # the REST channel hides failures as []
+    return replies
+
+
+def texts(replies: list[dict]) -> str:
+    return "\n".join(r.get("text", "") for r in replies if r.get("text"))
+
+
+def test_a_persian_complaint_from_first_word_to_ticket(stack: tuple[Stack, str]) -> None:
+    server, url = stack
+    sender = "telegram:424242"
+
+    assert texts(say(server, sender, "سلام"))
+
+    # Hear: Arabic letters, Persian digits, no half-space — and the bot only asks for more.
+    heard = say(server, sender, "سفارشم به شماره ۴۵۸۷۱۲۳ از دوشنبه هنوز نرسيده و مي خوام بدونم كجاست")
+    assert any(r.get("buttons") for r in heard)
+    heard = say(server, sender, "پشتیبانی هم هر بار زنگ زدم جواب نداد")
+    assert "HM-" not in texts(heard)  # nothing is decided while the customer is still talking
+
+    # Reflect back in their own words, second person, Persian digits, with yes/no buttons.
+    reflected = say(server, sender, "/deny")
+    reflection = texts(reflected)
+    assert "سفارشتان" in reflection and "۴۵۸۷۱۲۳" in reflection and "از دوشنبه" in reflection
+    assert [b["payload"] for b in reflected[-1]["buttons"]] == ["/affirm", "/deny"]
+
+    # Empathize, then Lead with the open question.
+    led = texts(say(server, sender, "/affirm"))
+    assert "چه کاری از دست ما ساخته است" in led
+
+    # Provide: a ticket and the summary of everything recorded.
+    summary = texts(say(server, sender, "لطفا پولمو پس بدید"))
+    assert "HM-" in summary and "بازگشت وجه" in summary and "۱۴۰" in summary
+
+    with session_scope(url) as session:
+        ticket = session.scalars(select(Ticket)).one()
+        assert ticket.number in summary
+        assert ticket.order_id == "4587123" and ticket.category.value == "delivery"
+        assert "پشتیبانی هم هر بار زنگ زدم جواب نداد" in ticket.story
+        assert ticket.reflection and "سفارشتان" in ticket.reflection
+        assert ticket.remedy_sought == "refund" and ticket.status is TicketStatus.OPEN
+        assert ticket.customer.display_name == "مریم" and ticket.customer.external_id == "424242"
+        assert len(session.scalars(select(FollowUp).where(FollowUp.ticket_id == ticket.id)).all()) == 2
+        number = ticket.number
+
+    # Status lists this customer's ticket, and another customer sees nothing of it.
+    assert number in texts(say(server, sender, "شکایتم به کجا رسید؟"))
+    assert number not in texts(say(server, "telegram:999", "شکایتم به کجا رسید؟"))
+
+
+def test_action_server_down_is_visible_not_silent(stack: tuple[Stack, str]) -> None:
+    """Rasa's REST channel answers 200 with [] when actions fail; our client must call it a failure."""
+    import asyncio
+
+    from hamdel.rasa_client import RasaClient, RasaUnavailable
+
+    server, _ = stack
+    action_server = server.processes[0]
+    action_server.terminate()
+    action_server.wait(timeout=15)
+
+    async def attempt() -> None:
+        async with RasaClient(base_url=server.rasa_url, timeout=60) as client:
+            await client.send("telegram:55", "سفارشم نرسیده")
+
+    with pytest.raises(RasaUnavailable):
+        asyncio.run(attempt())
