@@ -52,11 +52,10 @@ class BusinessPolicy:
     first_response_hours: int
 
     def match_wish(self, text: str) -> str | None:
-        """A remedy the NLU has no entity value for, recognised by the operator's key phrases."""
-        for remedy in self.remedies.values():
-            if any(keyword in text for keyword in remedy.keywords):
-                return remedy.name
-        return None
+        """A remedy named by the operator's key phrases (the longest matching phrase wins, so
+        «خسارت نقدی» is cash compensation, not «خسارت»)."""
+        matches = [(len(k), r.name) for r in self.remedies.values() for k in r.keywords if k in text]
+        return max(matches)[1] if matches else None
 
     def decide(self, wish: str | None, category: str | None) -> Decision:
         """Decide whether the customer's wish (a canonical remedy or None for free text) is possible."""

@@ -83,8 +83,23 @@ class RasaClient:
         messages = [parse_message(item) for item in raw if isinstance(item, dict)]
         if not any(m.text or m.custom for m in messages):
             # Rasa swallowed an error (action server down, timeout): nothing was said.
+            await self.rewind(conversation_id)
             raise RasaUnavailable("Rasa answered with no messages")
         return messages
+
+    async def rewind(self, conversation_id: str) -> None:
+        """Undo a failed turn so that retrying it is clean.
+
+        After an action fails, Rasa keeps predicting until its circuit breaker trips and never logs
+        `action_listen`; every later message then hits the same limit and the conversation stays
+        silent for good. Reverting the failed user message restores the state before it.
+        """
+        params = {"token": self.token} if self.token else None
+        try:
+            await self.client.post(f"/conversations/{conversation_id}/tracker/events", params=params,
+                                   json={"event": "rewind"})
+        except httpx.HTTPError:
+            logger.warning("could not rewind a failed turn; Rasa is unreachable")
 
     async def is_ready(self) -> bool:
         """True when the server is up and has a model loaded."""

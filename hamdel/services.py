@@ -86,19 +86,31 @@ class Stack:
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}"
 
+    def _env(self) -> dict[str, str]:
+        return {**rasa_env(), **self.env, "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.action_port}/webhook"}
+
     def start(self, model: Path) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**rasa_env(), **self.env, "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.action_port}/webhook"}
-        self.processes.append(subprocess.Popen(
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)],
-            cwd=PROJECT_ROOT, env=env, stdout=(self.log_dir / "actions.log").open("ab"), stderr=subprocess.STDOUT,
-        ))
+        self.start_actions()
         self.processes.append(subprocess.Popen(
             [str(RASA_BIN), "run", "--enable-api", "--model", str(model), "--endpoints", "endpoints.yml",
              "--credentials", "credentials.yml", "--interface", "127.0.0.1", "--port", str(self.rasa_port),
              "--response-timeout", "60"],
-            cwd=PROJECT_ROOT, env=env, stdout=(self.log_dir / "rasa.log").open("ab"), stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT, env=self._env(), stdout=(self.log_dir / "rasa.log").open("ab"), stderr=subprocess.STDOUT,
         ))
+
+    def start_actions(self) -> subprocess.Popen[bytes]:
+        """(Re)start the action server; it is always `processes[0]`."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)],
+            cwd=PROJECT_ROOT, env=self._env(), stdout=(self.log_dir / "actions.log").open("ab"), stderr=subprocess.STDOUT,
+        )
+        if self.processes:
+            self.processes[0] = process
+        else:
+            self.processes.append(process)
+        return process
 
     def wait_ready(self, timeout: float = 240.0) -> None:
         """Block until the action server answers and Rasa has loaded its model."""

@@ -66,3 +66,18 @@ async def test_keeping_the_original_wish_records_it_and_promises_only_a_review()
     slots = slots_from(await ActionKeepWishForReview().run(CollectingDispatcher(), tracker, {}))
     assert slots["remedy_label"] == "پرداخت خسارت نقدی"
     assert slots["remedy_promise"] == load_policy().review_promise
+
+
+async def test_the_fallback_is_served_by_the_action_server_and_forgets_the_turn() -> None:
+    from actions.fallback import ActionFallback
+
+    dispatcher = CollectingDispatcher()
+    events = await ActionFallback().run(dispatcher, make_tracker("؟؟", "nlu_fallback"), {})
+    assert dispatcher.messages[0]["response"] == "utter_default"
+    assert events == [{"event": "rewind", "timestamp": None}]
+
+
+async def test_a_wish_the_nlu_missed_is_still_recognised_by_the_operators_phrases() -> None:
+    slots = await evaluate("فقط پولمو پس بدید", "complain_billing")
+    assert (slots["remedy"], slots["remedy_decision"]) == ("refund", "allowed")
+    assert (await evaluate("خسارت نقدی می‌خوام", "request_resolution"))["remedy"] == "cash_compensation"

@@ -92,20 +92,28 @@ def test_a_persian_complaint_from_first_word_to_ticket(stack: tuple[Stack, str])
     assert number not in texts(say(server, "telegram:999", "شکایتم به کجا رسید؟"))
 
 
-def test_action_server_down_is_visible_not_silent(stack: tuple[Stack, str]) -> None:
-    """Rasa's REST channel answers 200 with [] when actions fail; our client must call it a failure."""
+def test_a_message_sent_while_the_action_server_is_down_is_answered_once_it_is_back(
+    stack: tuple[Stack, str],
+) -> None:
+    """Rasa answers 200 with [] when actions fail; the client must call that a failure, undo the
+    turn (Rasa's circuit breaker would otherwise silence the conversation for good), and the same
+    message must then be answered normally."""
     import asyncio
 
     from hamdel.rasa_client import RasaClient, RasaUnavailable
 
     server, _ = stack
-    action_server = server.processes[0]
-    action_server.terminate()
-    action_server.wait(timeout=15)
+    server.processes[0].terminate()
+    server.processes[0].wait(timeout=15)
 
-    async def attempt() -> None:
+    async def send(text: str) -> list:
         async with RasaClient(base_url=server.rasa_url, timeout=60) as client:
-            await client.send("telegram:55", "سفارشم نرسیده")
+            return await client.send("telegram:55", text)
 
     with pytest.raises(RasaUnavailable):
-        asyncio.run(attempt())
+        asyncio.run(send("سفارشم هنوز نرسیده"))
+
+    server.start_actions()
+    server.wait_ready(timeout=60)
+    replies = asyncio.run(send("سفارشم هنوز نرسیده"))
+    assert any(reply.buttons for reply in replies)  # «anything else?» — the story was heard
