@@ -178,9 +178,11 @@ def escalate(*, session: Session, ticket: Ticket, reason: str, actor: str = "bot
 
 def set_status(
     *, session: Session, ticket: Ticket, status: TicketStatus, actor: str, now: datetime | None = None,
+    followup_policy: FollowUpPolicy | None = None,
 ) -> None:
     """Move a ticket and stamp the ISO 10002 timestamps; pending follow-ups that no longer make
-    sense (a check-in on a closed ticket) are cancelled."""
+    sense (a check-in on a closed ticket) are cancelled. With a `followup_policy`, resolving a
+    ticket also schedules "was your problem solved?" (seed 001: make sure the problem is gone)."""
     now = now or utcnow()
     ticket.status = status
     ticket.updated_at = now
@@ -193,6 +195,12 @@ def set_status(
         for followup in ticket.followups:
             if followup.kind is FollowUpKind.CHECK_IN and followup.status is FollowUpStatus.PENDING:
                 followup.status = FollowUpStatus.CANCELLED
+    if status is TicketStatus.RESOLVED and followup_policy is not None:
+        from hamdel.storage.followups import schedule  # local: that module imports this one's models only
+
+        ticket.solved_confirmed = None  # the question is asked again after every resolution
+        schedule(session=session, ticket=ticket, kind=FollowUpKind.RESOLUTION_CHECK,
+                 due_at=now + followup_policy.resolution_check_after)
     session.add(TicketEvent(ticket=ticket, kind="status", actor=actor, body=status.value, created_at=now))
 
 
