@@ -42,12 +42,9 @@ from hamdel.storage.models import (  # noqa: E402
     Category, Customer, FollowUp, FollowUpKind, FollowUpStatus, Severity, Ticket, TicketStatus,
 )
 
-try:
-    from devtools.bot_api_standin import BotApiStandIn  # type: ignore[import-not-found]
-    STANDIN = "devtools.bot_api_standin"
-except ImportError:  # the bot engineer's stand-in was not in the tree when this was written
-    from tests.followups.fallback_bot_api import FallbackBotApi as BotApiStandIn  # type: ignore[assignment]
-    STANDIN = "tests/followups/fallback_bot_api.py (devtools stand-in missing)"
+from devtools.bot_api_standin import BotApiStandIn  # noqa: E402
+
+STANDIN = "devtools.bot_api_standin"
 
 CHAT_BASE = 1_000_000
 

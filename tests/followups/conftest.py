@@ -16,11 +16,7 @@ from hamdel.storage.db import session_scope
 from hamdel.storage.models import Category, Ticket
 from hamdel.storage.tickets import get_or_create_customer, open_ticket
 
-try:  # the bot engineer's stand-in; the fallback only keeps these tests runnable without it
-    from devtools.bot_api_standin import BotApiStandIn, callback_update, text_update
-except ImportError:  # pragma: no cover
-    from tests.followups.fallback_bot_api import FallbackBotApi as BotApiStandIn  # type: ignore[assignment]
-    from tests.followups.fallback_bot_api import callback_update, text_update  # noqa: F401
+from devtools.bot_api_standin import BotApiStandIn, callback_update, text_update  # noqa: F401
 
 AGENT_CHAT = -100777
 # Sunday 22 November 2026, 10:00 in Tehran (UTC+03:30): inside business hours, outside quiet hours.
