@@ -20,6 +20,7 @@ def main() -> None:
     parser.add_argument("--conversation", default=None, help="conversation id for the terminal chat")
     args = parser.parse_args()
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the bot token in URLs
     settings = get_settings()
     settings.check_secrets()
     migrate()

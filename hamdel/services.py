@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from hamdel.settings import PROJECT_ROOT
+from hamdel.settings import PROJECT_ROOT, get_settings
 
 logger = logging.getLogger(__name__)
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -146,6 +146,7 @@ class Stack:
 
 @contextmanager
 def running_stack(**kwargs: object) -> Iterator[Stack]:
+    kwargs.setdefault("action_port", get_settings().action_server_port)
     stack = Stack(**kwargs)  # type: ignore[arg-type]
     model = ensure_model()
     print("[hamdel] starting Rasa and the action server…", flush=True)

@@ -42,7 +42,12 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str | None = None
     agent_chat_id: int | None = Field(None, description="the agents' forum supergroup")
     agent_allowlist: str = Field("", description="comma-separated Telegram user ids; empty = all members")
-    quiet_window_seconds: float = 3.0
+    telegram_webhook_listen: str = Field("0.0.0.0", description="address the webhook server binds")
+    telegram_webhook_port: int = 8443
+    quiet_window_seconds: float = Field(3.0, description="silence after which quick messages end one turn")
+    agent_take_timeout_minutes: float = Field(
+        15.0, description="tell the customer honestly if no agent has taken an escalated chat by then")
+    handoff_sweep_seconds: float = Field(15.0, description="how often escalations made elsewhere get topics")
     redis_url: str | None = None
 
     def check_secrets(self) -> None:

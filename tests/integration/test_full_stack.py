@@ -5,36 +5,15 @@ This also proves that rasa-sdk 3.21 on Python 3.11 serves Rasa 3.6 (the two envi
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
 from sqlalchemy import select
 
-from hamdel.services import Stack, ensure_model
-from hamdel.storage.db import migrate, session_scope
+from hamdel.services import Stack
+from hamdel.storage.db import session_scope
 from hamdel.storage.models import FollowUp, Ticket, TicketStatus
 
 pytestmark = pytest.mark.integration
-RASA_PORT, ACTION_PORT = 15005, 15055
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, str]]:
-    workdir = tmp_path_factory.mktemp("full-stack")
-    url = f"sqlite:///{workdir / 'hamdel.db'}"
-    migrate(url)
-    stack = Stack(rasa_port=RASA_PORT, action_port=ACTION_PORT, log_dir=workdir / "log",
-                  env={"DATABASE_URL": url, "HAMDEL_SPOOL": str(workdir / "spool.jsonl")})
-    stack.start(ensure_model())
-    try:
-        stack.wait_ready(timeout=300)
-        yield stack, url
-    finally:
-        stack.stop()
-        for log in (workdir / "log").glob("*.log"):
-            print(f"--- {log.name} (tail) ---\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:]))
 
 
 def say(stack: Stack, sender: str, text: str) -> list[dict]:

@@ -1,0 +1,303 @@
+"""What the Telegram front end reads and writes about tickets: who owns a chat, evidence, the
+customer's phone, the agents' topic, the handoff card, agent actions and the transcript.
+
+Synchronous functions over one short transaction each; the bot calls them with `asyncio.to_thread`
+so the event loop never waits on the database. Customers are identified the way the actions
+identify them: conversation id `telegram:<user id>`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, select
+
+from hamdel.followup_policy import FollowUpPolicy
+from hamdel.jalali import format_jalali, format_jalali_date
+from hamdel.labels import CATEGORY_LABELS, STATUS_LABELS
+from hamdel.storage.db import session_scope
+from hamdel.storage.models import (
+    Customer,
+    Evidence,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    TranscriptLine,
+    utcnow,
+)
+from hamdel.storage.tickets import OPEN_STATUSES, get_or_create_customer, record_transcript, set_status
+
+from bot import texts
+
+CHANNEL = "telegram"
+TOPIC_OPENED, WAIT_NOTICE = "topic_opened", "wait_notice"
+
+
+def conversation_id(user_id: int) -> str:
+    return f"{CHANNEL}:{user_id}"
+
+
+@dataclass(frozen=True)
+class TicketRef:
+    """Enough about a ticket to route a message, without holding a session."""
+
+    id: int
+    number: str
+    customer_chat_id: int | None
+    topic_id: int | None
+    status: TicketStatus
+    human_active: bool
+    assigned_agent_id: int | None
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> TicketRef:
+        return cls(ticket.id, ticket.number, ticket.customer.chat_id, ticket.agent_topic_id, ticket.status,
+                   ticket.human_active, ticket.assigned_agent_id)
+
+
+# --- customers ---------------------------------------------------------------------------------
+
+def remember_customer(user_id: int, chat_id: int, display_name: str | None) -> None:
+    with session_scope() as session:
+        get_or_create_customer(session=session, channel=CHANNEL, external_id=str(user_id),
+                               display_name=display_name, chat_id=chat_id)
+
+
+def set_phone(user_id: int, chat_id: int, phone: str) -> None:
+    with session_scope() as session:
+        customer = get_or_create_customer(session=session, channel=CHANNEL, external_id=str(user_id), chat_id=chat_id)
+        customer.phone = phone
+
+
+def _newest_open(session: object, user_id: int) -> Ticket | None:
+    return session.scalar(  # type: ignore[attr-defined]
+        select(Ticket).join(Customer).where(Customer.channel == CHANNEL, Customer.external_id == str(user_id),
+                                            Ticket.status.in_(OPEN_STATUSES))
+        .order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(1))
+
+
+def human_owned(user_id: int) -> TicketRef | None:
+    """The customer's ticket a human currently owns (its topic exists), if any."""
+    with session_scope() as session:
+        ticket = session.scalar(
+            select(Ticket).join(Customer).where(Customer.channel == CHANNEL, Customer.external_id == str(user_id),
+                                                Ticket.human_active.is_(True), Ticket.agent_topic_id.is_not(None),
+                                                Ticket.status.in_(OPEN_STATUSES))
+            .order_by(Ticket.received_at.desc()).limit(1))
+        return TicketRef.of(ticket) if ticket else None
+
+
+def newest_open(user_id: int) -> TicketRef | None:
+    with session_scope() as session:
+        ticket = _newest_open(session, user_id)
+        return TicketRef.of(ticket) if ticket else None
+
+
+def attach_evidence(ticket_id: int, kind: str, file_id: str, file_unique_id: str | None, caption: str | None,
+                    at: datetime | None = None) -> None:
+    with session_scope() as session:
+        session.add(Evidence(ticket_id=ticket_id, kind=kind, file_id=file_id, file_unique_id=file_unique_id,
+                             caption=caption, created_at=at or utcnow()))
+
+
+def record_line(user_id: int, speaker: str, text: str, ticket_id: int | None = None) -> None:
+    with session_scope() as session:
+        record_transcript(session=session, conversation_id=conversation_id(user_id), speaker=speaker, text=text,
+                          ticket_id=ticket_id)
+
+
+# --- escalation and the agents' topic ----------------------------------------------------------
+
+def needing_handoff(user_id: int | None = None, limit: int = 20) -> list[tuple[int, int | None]]:
+    """Escalated tickets no human owns yet, as (ticket id, existing topic id or None): new ones need
+    a topic; one escalated again after a hand-back or a «not solved» answer reuses its topic."""
+    with session_scope() as session:
+        query = select(Ticket.id, Ticket.agent_topic_id).where(
+            Ticket.status == TicketStatus.ESCALATED, Ticket.human_active.is_(False),
+            (Ticket.agent_topic_id.is_(None)) | (Ticket.agent_topic_id > 0))
+        if user_id is not None:
+            query = query.join(Customer).where(Customer.channel == CHANNEL, Customer.external_id == str(user_id))
+        return [(row[0], row[1]) for row in session.execute(query.order_by(Ticket.id).limit(limit))]
+
+
+@dataclass(frozen=True)
+class Card:
+    """The handoff card and the transcript, ready to post (plain text: customer words are untrusted
+    input, so no Markdown/HTML parse mode that they could break or abuse)."""
+
+    topic_name: str
+    card: str
+    transcript: list[str]
+
+
+def handoff_card(ticket_id: int) -> Card:
+    with session_scope() as session:
+        ticket = session.get_one(Ticket, ticket_id)
+        customer = ticket.customer
+        category = CATEGORY_LABELS.get(ticket.category.value, ticket.category.value)
+        prior = session.scalars(select(Ticket).where(Ticket.customer_id == customer.id, Ticket.id != ticket.id)
+                                .order_by(Ticket.received_at.desc()).limit(5)).all()
+        prior_text = "، ".join(
+            f"{p.number} ({CATEGORY_LABELS.get(p.category.value, '')}، {STATUS_LABELS.get(p.status.value, '')}، "
+            f"{format_jalali_date(p.received_at)})" for p in prior) or texts.NO_PRIOR
+        remedy = ticket.remedy_sought_text or ticket.remedy_sought
+        values = {
+            "status": STATUS_LABELS.get(ticket.status.value, ticket.status.value),
+            "severity": texts.SEVERITY_LABELS.get(ticket.severity.value, ticket.severity.value),
+            "reason": texts.REASON_LABELS.get(ticket.escalation_reason or "", ticket.escalation_reason or texts.UNKNOWN),
+            "customer": customer.display_name or texts.UNKNOWN,
+            "phone": customer.phone or texts.UNKNOWN,
+            "order_id": ticket.order_id or texts.UNKNOWN,
+            "received": format_jalali(ticket.received_at),
+            "story": ticket.story,
+            "key_words": "، ".join(ticket.key_words or []) or texts.UNKNOWN,
+            "reflection": ticket.reflection or texts.UNKNOWN,
+            "remedy": remedy or texts.UNKNOWN,
+            "offered": ticket.remedy_offered or texts.UNKNOWN,
+            "prior": prior_text,
+            "evidence": str(len(ticket.evidence)),
+        }
+        lines = [texts.CARD_TITLE.format(number=ticket.number, category=category)]
+        lines += [f"{label}: {template.format(**values)}" for label, template in texts.CARD_LINES]
+        lines.append(texts.CARD_FOOTER)
+        transcript = session.scalars(select(TranscriptLine).where(TranscriptLine.conversation_id == ticket.conversation_id)
+                                     .order_by(TranscriptLine.id)).all()
+        said = [f"[{format_jalali(line.created_at).rsplit(' ', 1)[-1]}] {texts.SPEAKERS.get(line.speaker, line.speaker)}: {line.text}"
+                for line in transcript]
+        name = texts.TOPIC_NAME.format(number=ticket.number, category=category)[:128]
+        return Card(topic_name=name, card="\n".join(lines), transcript=said)
+
+
+def claim_topic(ticket_id: int) -> bool:
+    """Mark the ticket as getting a topic (0 = being created) so two sweeps never open two topics."""
+    with session_scope() as session:
+        ticket = session.get_one(Ticket, ticket_id)
+        if ticket.agent_topic_id is not None:
+            return False
+        ticket.agent_topic_id = 0
+        return True
+
+
+def release_topic_claim(ticket_id: int) -> None:
+    with session_scope() as session:
+        ticket = session.get_one(Ticket, ticket_id)
+        if ticket.agent_topic_id == 0:
+            ticket.agent_topic_id = None
+
+
+def topic_opened(ticket_id: int, thread_id: int) -> TicketRef:
+    """The topic exists: a human owns the chat from now on (the bot stays silent)."""
+    now = utcnow()
+    with session_scope() as session:
+        ticket = session.get_one(Ticket, ticket_id)
+        ticket.agent_topic_id = thread_id
+        ticket.human_active = True
+        ticket.updated_at = now
+        session.add(TicketEvent(ticket=ticket, kind=TOPIC_OPENED, actor="bot", data={"thread_id": thread_id},
+                                created_at=now))
+        return TicketRef.of(ticket)
+
+
+def reactivate(ticket_id: int) -> TicketRef:
+    """Escalated again while its topic exists: the humans own the chat again."""
+    now = utcnow()
+    with session_scope() as session:
+        ticket = session.get_one(Ticket, ticket_id)
+        ticket.human_active = True
+        ticket.updated_at = now
+        session.add(TicketEvent(ticket=ticket, kind=TOPIC_OPENED, actor="bot",
+                                data={"thread_id": ticket.agent_topic_id, "again": True}, created_at=now))
+        return TicketRef.of(ticket)
+
+
+def escalation_reason(ticket_id: int) -> str:
+    with session_scope() as session:
+        reason = session.get_one(Ticket, ticket_id).escalation_reason or ""
+        return texts.REASON_LABELS.get(reason, reason or texts.UNKNOWN)
+
+
+def by_topic(thread_id: int) -> TicketRef | None:
+    with session_scope() as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.agent_topic_id == thread_id))
+        return TicketRef.of(ticket) if ticket else None
+
+
+def waiting_too_long(older_than: timedelta, now: datetime | None = None) -> list[TicketRef]:
+    """Escalated tickets whose topic was opened `older_than` ago and that nobody took, not yet told."""
+    now = now or utcnow()
+    with session_scope() as session:
+        told = exists().where(TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == WAIT_NOTICE)
+        opened = exists().where(TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == TOPIC_OPENED,
+                                TicketEvent.created_at <= now - older_than)
+        tickets = session.scalars(select(Ticket).where(
+            Ticket.status == TicketStatus.ESCALATED, Ticket.assigned_agent_id.is_(None),
+            Ticket.human_active.is_(True), Ticket.agent_topic_id > 0, opened, ~told)).all()
+        for ticket in tickets:
+            session.add(TicketEvent(ticket=ticket, kind=WAIT_NOTICE, actor="bot", created_at=now))
+        return [TicketRef.of(t) for t in tickets]
+
+
+# --- agents ------------------------------------------------------------------------------------
+
+def _agent(agent_id: int) -> str:
+    return f"agent:{agent_id}"
+
+
+def take(ticket_id: int, agent_id: int) -> TicketRef:
+    now = utcnow()
+    with session_scope() as session:
+        ticket = session.get_one(Ticket, ticket_id)
+        ticket.assigned_agent_id = agent_id
+        ticket.human_active = True
+        if ticket.status is not TicketStatus.ESCALATED:
+            ticket.status = TicketStatus.ESCALATED
+            ticket.escalation_reason = ticket.escalation_reason or "agent"
+        ticket.updated_at = now
+        session.add(TicketEvent(ticket=ticket, kind="assigned", actor=_agent(agent_id), created_at=now))
+        return TicketRef.of(ticket)
+
+
+def note(ticket_id: int, agent_id: int, body: str) -> None:
+    with session_scope() as session:
+        session.add(TicketEvent(ticket_id=ticket_id, kind="note", actor=_agent(agent_id), body=body, created_at=utcnow()))
+
+
+def agent_replied(ticket_id: int, agent_id: int, text: str) -> TicketRef:
+    """An agent's message reached the customer: first human response (ISO 10002) and transcript."""
+    now = utcnow()
+    with session_scope() as session:
+        ticket = session.get_one(Ticket, ticket_id)
+        if ticket.first_human_response_at is None:
+            ticket.first_human_response_at = now
+        if ticket.assigned_agent_id is None:  # answering is taking
+            ticket.assigned_agent_id = agent_id
+            session.add(TicketEvent(ticket=ticket, kind="assigned", actor=_agent(agent_id), created_at=now))
+        record_transcript(session=session, conversation_id=ticket.conversation_id, speaker="agent", text=text,
+                          ticket_id=ticket.id, now=now)
+        return TicketRef.of(ticket)
+
+
+def finish(ticket_id: int, agent_id: int, status: TicketStatus, policy: FollowUpPolicy) -> TicketRef:
+    """Resolve or close; the bot owns the chat again (follow-ups ask whether it was really solved)."""
+    with session_scope() as session:
+        ticket = session.get_one(Ticket, ticket_id)
+        set_status(session=session, ticket=ticket, status=status, actor=_agent(agent_id), followup_policy=policy)
+        ticket.human_active = False
+        return TicketRef.of(ticket)
+
+
+def hand_back(ticket_id: int, agent_id: int) -> TicketRef:
+    """The bot talks to the customer again; the ticket stays open (no longer escalated)."""
+    now = utcnow()
+    with session_scope() as session:
+        ticket = session.get_one(Ticket, ticket_id)
+        ticket.human_active = False
+        if ticket.status is TicketStatus.ESCALATED:
+            ticket.status = TicketStatus.OPEN
+        ticket.updated_at = now
+        session.add(TicketEvent(ticket=ticket, kind="handback", actor=_agent(agent_id), created_at=now))
+        return TicketRef.of(ticket)
+
+
+def status_label(ref: TicketRef) -> str:
+    return STATUS_LABELS.get(ref.status.value, ref.status.value)

@@ -1,0 +1,300 @@
+"""The customer's side: each private chat is one ordered lane from Telegram to Rasa and back.
+
+* Hear without interrupting (seed 000/002): text messages that follow each other within the quiet
+  window are one turn, so the bot answers the whole story, not its first line.
+* Nothing is lost: the inbox row of every message stays `pending` until Rasa's answer has been
+  sent. If Rasa or the action server is down, slow or answers nothing (the REST channel says `[]`
+  when an action fails), the customer hears a calm holding message once and the same turn is
+  retried with back-off, in order, until it gets through.
+* While a human owns the chat (its ticket has an agents' topic), the bot stays silent and
+  forwards what the customer sends to that topic.
+* Photos, documents and voice notes become evidence on the customer's open ticket (Telegram file
+  ids only), or wait in the inbox until the complaint has a ticket.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from telegram import Bot, Message, Update
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+
+from bot import casefile, inbox, texts
+from bot.formatting import PayloadBook, keyboard, split_message
+from bot.lanes import Lanes
+from hamdel.persian import to_persian_digits
+from hamdel.rasa_client import BotMessage, Button, RasaClient, RasaUnavailable
+
+log = logging.getLogger(__name__)
+Kind = Literal["text", "payload", "media", "contact", "notice"]
+TextInterceptor = Callable[[int, int, str], Awaitable[bool]]
+BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0)
+
+
+@dataclass
+class CustomerItem:
+    """One customer update, reduced to what the lane needs (the raw update is in the inbox)."""
+
+    update_id: int
+    user_id: int
+    chat_id: int
+    kind: Kind
+    received: float  # event-loop time the customer sent it (for the quiet window)
+    text: str = ""  # the message, or the Rasa payload of a button/command
+    shown: str | None = None  # what the transcript shows for a payload (a button's title)
+    display_name: str | None = None
+    message_id: int | None = None
+    media_kind: str | None = None
+    file_id: str | None = None
+    file_unique_id: str | None = None
+    caption: str | None = None
+    phone: str | None = None  # a shared contact's number, already checked as an Iranian mobile
+
+
+def media_of(message: Message) -> tuple[str, str, str | None, str | None] | None:
+    """(kind, file_id, file_unique_id, caption) for the message types kept as evidence."""
+    if message.photo:
+        biggest = message.photo[-1]
+        return "photo", biggest.file_id, biggest.file_unique_id, message.caption
+    for kind in ("document", "voice", "video", "audio"):
+        item = getattr(message, kind)
+        if item is not None:
+            return kind, item.file_id, item.file_unique_id, message.caption
+    return None
+
+
+class CustomerRelay:
+    """Runs the customer lanes. `handoff` is called after each turn to open agents' topics."""
+
+    def __init__(self, *, bot: Bot, rasa: RasaClient, agent_chat_id: int | None, quiet_window: float,
+                 handoff: Callable[[int], Awaitable[None]], book: PayloadBook,
+                 interceptors: Sequence[TextInterceptor] = (), backoff: Sequence[float] = BACKOFF) -> None:
+        self.bot, self.rasa, self.agent_chat_id = bot, rasa, agent_chat_id
+        self.window = quiet_window
+        self.handoff = handoff
+        self.book = book
+        self.interceptors = interceptors
+        self.backoff = tuple(backoff)
+        self.lanes: Lanes[CustomerItem] = Lanes(self._process)
+        self._holding_told: set[int] = set()
+
+    def submit(self, item: CustomerItem) -> None:
+        self.lanes.submit(item.chat_id, item)
+
+    # --- the lane ------------------------------------------------------------------------------
+
+    async def _process(self, _key: Hashable, first: CustomerItem, queue: asyncio.Queue[CustomerItem]) -> None:
+        loop = asyncio.get_running_loop()
+        waiting = [first]
+        while waiting:
+            head = waiting.pop(0)
+            if head.kind != "text":
+                await self._single(head)
+                continue
+            batch = [head]
+            while True:  # the quiet window: more text soon after the last one is the same turn
+                if not queue.empty():
+                    following = queue.get_nowait()
+                else:
+                    wait = self.window - (loop.time() - batch[-1].received)
+                    if wait <= 0:
+                        break
+                    try:
+                        following = await asyncio.wait_for(queue.get(), wait)
+                    except TimeoutError:
+                        break
+                if following.kind == "text" and following.received - batch[-1].received <= self.window:
+                    batch.append(following)
+                else:
+                    waiting.append(following)
+                    break
+            await self._text_turn(batch)
+
+    async def _text_turn(self, batch: list[CustomerItem]) -> None:
+        first = batch[0]
+        ids = [item.update_id for item in batch]
+        text = "\n".join(item.text for item in batch)
+        for intercept in self.interceptors:  # e.g. the answer to "what could we have done better?"
+            if await intercept(first.chat_id, first.user_id, text):
+                await asyncio.to_thread(casefile.record_line, first.user_id, "customer", text)
+                await asyncio.to_thread(inbox.finish, ids)
+                return
+        owner = await asyncio.to_thread(casefile.human_owned, first.user_id)
+        if owner is not None:
+            for item in batch:
+                await self._to_topic(owner, item)
+            await asyncio.to_thread(inbox.finish, ids)
+            return
+        await asyncio.to_thread(casefile.record_line, first.user_id, "customer", text)
+        await self._rasa_turn(first, text, ids)
+
+    async def _single(self, item: CustomerItem) -> None:
+        if item.kind == "payload":
+            owner = await asyncio.to_thread(casefile.human_owned, item.user_id)
+            if owner is not None and item.shown is not None:  # an old button while a human owns the chat
+                await self._to_topic(owner, item)
+                await asyncio.to_thread(inbox.finish, [item.update_id])
+                return
+            await asyncio.to_thread(casefile.record_line, item.user_id, "customer", item.shown or item.text)
+            await self._rasa_turn(item, item.text, [item.update_id])
+        elif item.kind == "media":
+            await self._evidence(item)
+        elif item.kind == "contact":
+            if item.phone:
+                await asyncio.to_thread(casefile.set_phone, item.user_id, item.chat_id, item.phone)
+                await self._send(item.chat_id, texts.CONTACT_SAVED.format(phone=to_persian_digits(item.phone)))
+            else:
+                await self._send(item.chat_id, texts.CONTACT_NOT_SAVED)
+            await asyncio.to_thread(inbox.finish, [item.update_id])
+        else:  # notice: a sticker, a location, an edit — a sentence, or the topic if a human owns it
+            owner = await asyncio.to_thread(casefile.human_owned, item.user_id)
+            if owner is not None and item.message_id is not None:
+                await self._to_topic(owner, item)
+            else:
+                await self._send(item.chat_id, item.text)
+            await asyncio.to_thread(inbox.finish, [item.update_id])
+
+    # --- Rasa ----------------------------------------------------------------------------------
+
+    async def _rasa_turn(self, item: CustomerItem, text: str, ids: list[int]) -> None:
+        metadata = {"display_name": item.display_name, "chat_id": item.chat_id, "channel": "telegram"}
+        replies = await self._ask(item.chat_id, casefile.conversation_id(item.user_id), text, metadata)
+        opened = False
+        for reply in replies:
+            event = (reply.custom or {}).get("event")
+            if event == "ticket_opened":
+                opened = True
+            if reply.text:
+                await self._send(item.chat_id, reply.text, reply.buttons)
+                await asyncio.to_thread(casefile.record_line, item.user_id, "bot", reply.text)
+            if reply.image:
+                await self._deliver(self.bot.send_photo, chat_id=item.chat_id, photo=reply.image)
+        if opened:
+            await self._attach_waiting_media(item)
+        await asyncio.to_thread(inbox.finish, ids)
+        await self.handoff(item.user_id)
+
+    async def _ask(self, chat_id: int, conversation: str, text: str, metadata: dict[str, Any]) -> list[BotMessage]:
+        """Rasa's answer, however long it takes: holding message once, then retries with back-off."""
+        attempt = 0
+        while True:
+            try:
+                async with self._typing(chat_id):
+                    replies = await self.rasa.send(conversation, text, metadata)
+                self._holding_told.discard(chat_id)
+                return replies
+            except RasaUnavailable as error:
+                log.warning("Rasa unavailable (%s); retrying turn (attempt %d)", error, attempt + 1)
+                if chat_id not in self._holding_told:
+                    self._holding_told.add(chat_id)
+                    await self._send(chat_id, texts.HOLDING)
+                await asyncio.sleep(self.backoff[min(attempt, len(self.backoff) - 1)])
+                attempt += 1
+
+    @contextlib.asynccontextmanager
+    async def _typing(self, chat_id: int) -> AsyncIterator[None]:
+        """Show «در حال نوشتن…» while Rasa works (Telegram shows it for ~5 s per call)."""
+        async def keep_typing() -> None:
+            while True:
+                with contextlib.suppress(TelegramError):
+                    await self.bot.send_chat_action(chat_id=chat_id, action=ChatAction.TYPING)
+                await asyncio.sleep(4.5)
+
+        task = asyncio.create_task(keep_typing())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # --- sending -------------------------------------------------------------------------------
+
+    async def _send(self, chat_id: int, text: str, buttons: Sequence[Button] = ()) -> None:
+        parts = split_message(text)
+        for index, part in enumerate(parts):
+            markup = keyboard(buttons, self.book) if index == len(parts) - 1 else None
+            await self._deliver(self.bot.send_message, chat_id=chat_id, text=part, reply_markup=markup)
+
+    async def _deliver(self, method: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
+        """Send once; the rate limiter already waited out any RetryAfter. Network trouble is retried
+        a few times; a customer who blocked the bot is logged (without personal data) and skipped."""
+        for attempt in range(4):
+            try:
+                return await method(**kwargs)
+            except Forbidden:
+                log.warning("a customer blocked the bot; reply not delivered")
+                return None
+            except RetryAfter as error:  # beyond the limiter's own retries
+                await asyncio.sleep(_seconds(error.retry_after) + 0.1)
+            except BadRequest:
+                log.exception("Telegram refused a reply")
+                return None
+            except TelegramError:
+                log.warning("sending failed (attempt %d); retrying", attempt + 1, exc_info=True)
+                await asyncio.sleep(1 + attempt)
+        log.error("gave up sending a reply after 4 attempts")
+        return None
+
+    async def _to_topic(self, owner: casefile.TicketRef, item: CustomerItem) -> None:
+        if self.agent_chat_id is None or not owner.topic_id:
+            return
+        if item.kind == "text":
+            await self._deliver(self.bot.send_message, chat_id=self.agent_chat_id, message_thread_id=owner.topic_id,
+                                text=f"{texts.CUSTOMER_SAYS}\n{item.text}")
+            line = item.text
+        elif item.kind == "payload":
+            await self._deliver(self.bot.send_message, chat_id=self.agent_chat_id, message_thread_id=owner.topic_id,
+                                text=f"{texts.CUSTOMER_SAYS}\n{item.shown or item.text}")
+            line = item.shown or item.text
+        else:
+            await self._deliver(self.bot.copy_message, chat_id=self.agent_chat_id, message_thread_id=owner.topic_id,
+                                from_chat_id=item.chat_id, message_id=item.message_id)
+            line = _media_line(item)
+        await asyncio.to_thread(casefile.record_line, item.user_id, "customer", line, owner.id)
+
+    # --- evidence ------------------------------------------------------------------------------
+
+    async def _evidence(self, item: CustomerItem) -> None:
+        owner = await asyncio.to_thread(casefile.human_owned, item.user_id)
+        ticket = owner or await asyncio.to_thread(casefile.newest_open, item.user_id)
+        kind_label = texts.EVIDENCE_KINDS.get(item.media_kind or "", texts.EVIDENCE_KINDS["document"])
+        if ticket is None:
+            await asyncio.to_thread(inbox.finish, [item.update_id], inbox.AWAITING_TICKET)
+            await self._send(item.chat_id, texts.EVIDENCE_KEPT.format(kind=kind_label))
+            return
+        await asyncio.to_thread(casefile.attach_evidence, ticket.id, item.media_kind or "document", item.file_id or "",
+                                item.file_unique_id, item.caption)
+        if owner is not None:
+            await self._to_topic(owner, item)
+        else:
+            await asyncio.to_thread(casefile.record_line, item.user_id, "customer", _media_line(item), ticket.id)
+            await self._send(item.chat_id, texts.EVIDENCE_ATTACHED.format(kind=kind_label, number=ticket.number))
+        await asyncio.to_thread(inbox.finish, [item.update_id])
+
+    async def _attach_waiting_media(self, item: CustomerItem) -> None:
+        """The complaint now has a ticket: attach what the customer sent before it existed."""
+        waiting = await asyncio.to_thread(inbox.awaiting_ticket, item.chat_id)
+        ticket = await asyncio.to_thread(casefile.newest_open, item.user_id) if waiting else None
+        if ticket is None:
+            return
+        for stored in waiting:
+            update = Update.de_json(stored.payload, self.bot)
+            media = media_of(update.message) if update and update.message else None
+            if media is not None:
+                await asyncio.to_thread(casefile.attach_evidence, ticket.id, media[0], media[1], media[2], media[3])
+            await asyncio.to_thread(inbox.finish, [stored.update_id])
+
+
+def _media_line(item: CustomerItem) -> str:
+    label = texts.EVIDENCE_KINDS.get(item.media_kind or "", item.media_kind or "پیام")
+    return f"[{label}]" + (f" {item.caption}" if item.caption else "")
+
+
+def _seconds(value: Any) -> float:
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
