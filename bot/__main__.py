@@ -41,6 +41,7 @@ def run_bot(settings: Settings) -> None:
 def main() -> None:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines contain the bot token
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per timer tick otherwise
     settings = get_settings()
     settings.check_secrets()
     migrate()
