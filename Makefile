@@ -46,8 +46,9 @@ full-stack-test: train  ## start Rasa and the action server, hold a real convers
 report: setup  ## complaint measures over a date range: make report FROM=2026-11-01 TO=2026-11-30
 	@$(PY) -m followups.report $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) --png var/report.png
 
-bench: setup  ## follow-up scheduler benchmark (prints figures)
+bench: setup  ## benchmarks (print figures): follow-up scheduler, then turn latency through Rasa
 	@$(PY) benchmarks/followups_bench.py
+	@$(PY) benchmarks/turn_latency.py
 
 clean:  ## remove models, logs and the local database (not the environments)
 	rm -rf models var results .pytest_cache
