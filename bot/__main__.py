@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 from urllib.parse import urlparse
 
 from telegram import Update
@@ -21,18 +22,27 @@ from hamdel.storage.db import migrate
 log = logging.getLogger(__name__)
 
 
+def webhook_options(settings: Settings) -> dict[str, Any]:
+    """Arguments for PTB's `run_webhook`/`start_webhook`: the local path is the public URL's path, and
+    Telegram must echo the secret in `X-Telegram-Bot-Api-Secret-Token` (PTB answers 403 otherwise)."""
+    if not settings.telegram_webhook_secret:
+        raise SystemExit("TELEGRAM_WEBHOOK_SECRET is required in webhook mode")
+    assert settings.telegram_webhook_url is not None
+    return {
+        "listen": settings.telegram_webhook_listen, "port": settings.telegram_webhook_port,
+        "url_path": urlparse(settings.telegram_webhook_url).path.lstrip("/") or "telegram",
+        "webhook_url": settings.telegram_webhook_url, "secret_token": settings.telegram_webhook_secret,
+        "allowed_updates": Update.ALL_TYPES,
+    }
+
+
 def run_bot(settings: Settings) -> None:
     """Run until interrupted (Ctrl+C or SIGTERM); unfinished work stays in the inbox for next time."""
     application = build_application(settings)
     if settings.telegram_webhook_url:
-        if not settings.telegram_webhook_secret:
-            raise SystemExit("TELEGRAM_WEBHOOK_SECRET is required in webhook mode")
-        path = urlparse(settings.telegram_webhook_url).path.lstrip("/") or "telegram"
-        print(f"[hamdel] Telegram bot running (webhook on :{settings.telegram_webhook_port}/{path})", flush=True)
-        application.run_webhook(listen=settings.telegram_webhook_listen, port=settings.telegram_webhook_port,
-                                url_path=path, webhook_url=settings.telegram_webhook_url,
-                                secret_token=settings.telegram_webhook_secret,
-                                allowed_updates=Update.ALL_TYPES)
+        options = webhook_options(settings)
+        print(f"[hamdel] Telegram bot running (webhook on :{options['port']}/{options['url_path']})", flush=True)
+        application.run_webhook(**options)
     else:
         print("[hamdel] Telegram bot running (long polling); Ctrl+C stops it", flush=True)
         application.run_polling(allowed_updates=Update.ALL_TYPES)
