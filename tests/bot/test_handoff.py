@@ -205,3 +205,24 @@ async def test_the_customer_is_told_honestly_when_nobody_takes_the_chat(make_har
     assert sum("هنوز هیچ‌کدوم" in t for t in harness.texts_to(CUSTOMER)) == 1
     with session_scope() as session:
         assert session.scalar(select(TicketEvent).where(TicketEvent.kind == "wait_notice")) is not None
+
+
+async def test_not_solved_after_resolution_brings_the_chat_back_to_the_same_topic(
+        escalated: tuple[Harness, str, int]) -> None:
+    from devtools.bot_api_standin import callback_update
+    from hamdel.storage.models import FollowUp, FollowUpKind
+
+    harness, number, thread_id = escalated
+    agent_says(harness, thread_id, "/resolve")
+    await harness.wait_texts(AGENTS, 3, thread_id=thread_id)
+    with session_scope() as session:
+        check = session.scalars(select(FollowUp).join(Ticket).where(
+            Ticket.number == number, FollowUp.kind == FollowUpKind.RESOLUTION_CHECK)).one()
+    # The customer answers «نه، هنوز حل نشده» to "was your problem solved?".
+    harness.push(callback_update(CUSTOMER, CUSTOMER, f"fu:solved:{check.id}:n"))
+    await harness.api.wait_for(lambda: any("دوباره ارجاع شد" in t for t in harness.texts_to(AGENTS, thread_id=thread_id)),
+                               what="the topic told about the reopening")
+    stored = ticket(number)
+    assert stored.status is TicketStatus.ESCALATED and stored.reopened_count == 1
+    assert stored.human_active and stored.agent_topic_id == thread_id
+    assert len(harness.api.topics) == 1  # the same topic, not a new one
