@@ -23,7 +23,7 @@ find_python() {  # $1 = version, e.g. 3.10
 
 stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
 
-RASA_STAMP=$(stamp_of requirements/rasa.txt requirements/rasa-hazm.txt scripts/setup.sh)
+RASA_STAMP=$(stamp_of requirements/rasa.txt requirements/rasa-hazm.txt requirements/rasa-vectors.txt scripts/setup.sh)
 APP_STAMP=$(stamp_of requirements/app.txt)
 
 if [[ ! -f .venv-rasa/.stamp || "$(cat .venv-rasa/.stamp)" != "$RASA_STAMP" ]]; then
@@ -37,6 +37,10 @@ if [[ ! -f .venv-rasa/.stamp || "$(cat .venv-rasa/.stamp)" != "$RASA_STAMP" ]]; 
   .venv-rasa/bin/pip freeze 2>/dev/null | grep -iE '^(numpy|scikit-learn|scipy|tensorflow|tensorflow-cpu|protobuf|sqlalchemy)==' > .venv-rasa/constraints.txt
   quiet_pip .venv-rasa/bin/pip install -q --no-deps hazm==0.10.0
   quiet_pip .venv-rasa/bin/pip install -q -c .venv-rasa/constraints.txt -r requirements/rasa-hazm.txt
+  # Word vectors for the NLU (rasa_addons/word_vectors.py): PerSent (MIT) ships a word2vec model
+  # trained on Persian shop reviews. Only its model file is used, so no dependencies (it would pull
+  # pandas and a newer numpy); gensim is already here for hazm.
+  quiet_pip .venv-rasa/bin/pip install -q --no-deps "$(grep -E '^persent==' requirements/rasa-vectors.txt)"
   .venv-rasa/bin/python -c "import rasa, hazm; print('rasa', rasa.__version__, '+ hazm ok')"
   echo "$RASA_STAMP" > .venv-rasa/.stamp
 else
@@ -56,5 +60,10 @@ else
 fi
 
 mkdir -p var models
+# The word-vector table the NLU pipeline memory-maps, converted offline from the pinned package.
+if [[ ! -f models/vectors/persent-w2v.npy || ! -f models/vectors/persent-w2v.vocab ]]; then
+  PYTHONPATH="$PWD" TF_CPP_MIN_LOG_LEVEL=3 .venv-rasa/bin/python scripts/build_word_vectors.py 2>&1 | grep -E "^word vectors|Error" || true
+  [[ -f models/vectors/persent-w2v.npy ]] || { echo "building the word vectors failed"; exit 1; }
+fi
 .venv/bin/python -m hamdel.storage.db >/dev/null && say "database migrated"
 [[ -f .env ]] || { cp .env.example .env && say "created .env from .env.example"; }
