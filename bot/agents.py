@@ -16,9 +16,9 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 
 from telegram import Bot, ChatMember
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot import casefile, inbox, texts
+from bot import casefile, durable, inbox, texts
 from bot.lanes import Lanes
 from hamdel.followup_policy import FollowUpPolicy
 from hamdel.storage.models import TicketStatus
@@ -55,13 +55,27 @@ class AgentGate:
         cached = self._cache.get(user_id)
         if cached and time.monotonic() - cached[0] < self.ttl:
             return None if cached[1] else "not a member of the agents' group"
-        try:
-            member = await self.bot.get_chat_member(chat_id=self.agent_chat_id, user_id=user_id)
-            allowed = member.status in MEMBER_STATUSES
-        except BadRequest:  # "user not found" and the like
-            allowed = False
+        allowed = await self._is_member(user_id, cached)
         self._cache[user_id] = (time.monotonic(), allowed)
         return None if allowed else "not a member of the agents' group"
+
+    async def _is_member(self, user_id: int, cached: tuple[float, bool] | None) -> bool:
+        """`getChatMember`, retried on network trouble; then the last known answer, else the error
+        goes up (the desk tells the topic instead of dropping the agent's message)."""
+        for attempt in range(3):
+            try:
+                member = await self.bot.get_chat_member(chat_id=self.agent_chat_id, user_id=user_id)
+                return member.status in MEMBER_STATUSES
+            except BadRequest:  # "user not found" and the like
+                return False
+            except RetryAfter as error:
+                await asyncio.sleep(float(getattr(error.retry_after, "total_seconds", lambda: error.retry_after)()))
+            except NetworkError:  # includes TimedOut
+                log.warning("getChatMember failed (attempt %d)", attempt + 1)
+                await asyncio.sleep(0.5 * 2 ** attempt)
+        if cached is not None:
+            return cached[1]
+        raise NetworkError("membership could not be checked")
 
 
 class AgentDesk:
@@ -73,10 +87,23 @@ class AgentDesk:
         self.lanes.submit(("topic", item.thread_id), item)
 
     async def _process(self, _key: Hashable, item: AgentItem, _queue: asyncio.Queue[AgentItem]) -> None:
+        """Handle one topic message; a failure ends its row `failed` and is said in the topic, so an
+        agent's reply is never silently lost (nor marked done)."""
         try:
             await self._handle(item)
-        finally:
-            await asyncio.to_thread(inbox.finish, [item.update_id])
+        except Exception as error:  # noqa: BLE001 - logged by class only; the agent is told
+            log.error("an agents' topic message could not be handled (%s)", type(error).__name__)
+            log.debug("agent update failure", exc_info=True)
+            await self._mark(item.update_id, inbox.FAILED)
+            await self._topic(item.thread_id, texts.AGENT_ACTION_FAILED)
+            return
+        await self._mark(item.update_id, inbox.DONE)
+
+    async def _mark(self, update_id: int, status: str) -> None:
+        try:
+            await durable.store(inbox.finish, [update_id], status, what="marking an agent update", tries=8)
+        except durable.StoreUnavailable:
+            log.error("an agent update stays pending after a storage failure")
 
     async def _handle(self, item: AgentItem) -> None:
         ref = await asyncio.to_thread(casefile.by_topic, item.thread_id)

@@ -41,7 +41,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import inbox, texts
+from bot import durable, inbox, texts
 from bot.agents import AgentDesk, AgentGate, AgentItem
 from bot.customers import CustomerItem, CustomerRelay, media_of
 from bot.formatting import PayloadBook, iranian_mobile
@@ -57,6 +57,9 @@ log = logging.getLogger(__name__)
 
 # Customer commands that are dialogue turns: sent to Rasa as intent payloads.
 COMMAND_PAYLOADS = {"start": "/greet", "new": "/greet", "status": "/ask_status", "cancel": "/cancel"}
+# Few updates wait in memory unstored: while storing fails, PTB's poller blocks here instead of
+# confirming more updates to Telegram.
+UPDATE_QUEUE_SIZE = 4
 MEDIA = filters.PHOTO | filters.Document.ALL | filters.VOICE | filters.VIDEO | filters.AUDIO
 
 
@@ -72,7 +75,15 @@ class InboxState:
 
 
 class InboxApplication(Application):  # type: ignore[misc]
-    """Stores each update before any handler sees it, and drops second deliveries."""
+    """Stores each update before any handler sees it, and drops second deliveries.
+
+    A database error while storing never leaves this method (it would end PTB's update loop while
+    polling goes on confirming updates nobody answers): storing is retried with back-off until it
+    works. Meanwhile the bounded update queue (`UPDATE_QUEUE_SIZE`) fills, PTB's poller blocks on
+    it and stops asking Telegram for more, so Telegram keeps every later update unconfirmed. If the
+    bot is stopped while the database still refuses, the update goes to the inbox journal and is
+    stored on the next start.
+    """
 
     async def process_update(self, update: object) -> None:
         if not isinstance(update, Update):
@@ -80,8 +91,15 @@ class InboxApplication(Application):  # type: ignore[misc]
             return
         state: InboxState = self.bot_data["inbox"]
         chat = update.effective_chat
-        fresh = await asyncio.to_thread(inbox.admit, update.update_id, chat.id if chat else None,
-                                        update.to_dict(), replaying=state.replaying)
+        chat_id = chat.id if chat else None
+        try:
+            fresh = await durable.store(inbox.admit, update.update_id, chat_id, update.to_dict(),
+                                        replaying=state.replaying, what="storing an update",
+                                        stop=lambda: not self.running and update.update_id not in state.replaying)
+        except durable.StoreUnavailable:
+            await asyncio.to_thread(inbox.journal, update.update_id, chat_id, update.to_dict())
+            log.error("update %d kept in the inbox journal; it is stored on the next start", update.update_id)
+            return
         if not fresh:
             log.info("update %d already handled; ignored", update.update_id)
             return
@@ -91,7 +109,15 @@ class InboxApplication(Application):  # type: ignore[misc]
             if update.update_id in state.deferred:
                 state.deferred.discard(update.update_id)
             else:
-                await asyncio.to_thread(inbox.finish, [update.update_id])
+                await _finish_quietly([update.update_id])
+
+
+async def _finish_quietly(ids: list[int], status: str = inbox.DONE) -> None:
+    """Mark rows finished; if the database stays away they remain `pending` and are replayed."""
+    try:
+        await durable.store(inbox.finish, ids, status, what="marking updates finished", tries=8)
+    except durable.StoreUnavailable:
+        log.error("%d updates stay pending after a storage failure; they are replayed on start", len(ids))
 
 
 @dataclass
@@ -114,6 +140,7 @@ def build_application(settings: Settings, *, followup_policy: FollowUpPolicy | N
     if not settings.telegram_token:
         raise ValueError("TELEGRAM_TOKEN is not set")
     builder = (ApplicationBuilder().application_class(InboxApplication).token(settings.telegram_token)
+               .update_queue(asyncio.Queue(maxsize=UPDATE_QUEUE_SIZE))
                .rate_limiter(rate_limiter or HamdelRateLimiter()).post_init(_on_start).post_shutdown(_on_shutdown))
     if settings.telegram_base_url:
         builder = builder.base_url(settings.telegram_base_url)
@@ -125,7 +152,7 @@ def build_application(settings: Settings, *, followup_policy: FollowUpPolicy | N
         first_response_hours = load_policy().first_response_hours
     except (OSError, ValueError):
         first_response_hours = 24
-    rasa = RasaClient(base_url=settings.rasa_url, timeout=60, token=settings.rasa_token)
+    rasa = RasaClient(base_url=settings.rasa_url, timeout=settings.rasa_timeout_seconds, token=settings.rasa_token)
     book = PayloadBook()
     state = InboxState()
     handoff = Handoff(bot=application.bot, agent_chat_id=settings.agent_chat_id,
@@ -134,7 +161,8 @@ def build_application(settings: Settings, *, followup_policy: FollowUpPolicy | N
     interceptors = application.bot_data.setdefault("text_interceptors", [])
     relay = CustomerRelay(bot=application.bot, rasa=rasa, agent_chat_id=settings.agent_chat_id,
                           quiet_window=settings.quiet_window_seconds, handoff=handoff.check, book=book,
-                          interceptors=interceptors, **({"backoff": backoff} if backoff else {}))
+                          interceptors=interceptors, max_attempts=settings.max_turn_attempts,
+                          **({"backoff": backoff, "failure_backoff": backoff} if backoff else {}))
     desk = None
     if settings.agent_chat_id is not None:
         gate = AgentGate(application.bot, settings.agent_chat_id, settings.agent_allowlist_ids)
@@ -309,14 +337,25 @@ async def _on_start(application: Application) -> None:
 
 
 async def replay_pending(application: Application) -> int:
+    """Store what the journal kept, then process every pending update, oldest first.
+
+    Processed directly (not through the update queue, which is small and not yet drained at this
+    point), before polling starts, so each chat's replayed messages come before its new ones.
+    """
     state: InboxState = application.bot_data["inbox"]
-    pending = await asyncio.to_thread(inbox.pending)
+    try:
+        recovered = await durable.store(inbox.recover_journal, what="recovering the inbox journal", tries=5)
+        if recovered:
+            log.warning("stored %d updates from the inbox journal", recovered)
+    except durable.StoreUnavailable:
+        log.error("the inbox journal could not be stored yet; it is kept for the next start")
+    pending = await durable.store(inbox.pending, what="reading pending updates")
     for stored in pending:
         update = Update.de_json(stored.payload, application.bot)
         if update is None:
             continue
         state.replaying.add(stored.update_id)
-        await application.update_queue.put(update)
+        await application.process_update(update)
     if pending:
         log.info("replaying %d updates stored before the last stop", len(pending))
     return len(pending)

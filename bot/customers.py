@@ -5,7 +5,12 @@
 * Nothing is lost: the inbox row of every message stays `pending` until Rasa's answer has been
   sent. If Rasa or the action server is down, slow or answers nothing (the REST channel says `[]`
   when an action fails), the customer hears a calm holding message once and the same turn is
-  retried with back-off, in order, until it gets through.
+  retried with back-off, in order. Rasa being unreachable is an outage and is waited out; a turn
+  that reaches Rasa and fails (timeout, HTTP 500, `[]`) or whose work raises counts against the
+  message: after `max_attempts` tries its rows end `failed`, the customer is told honestly once and
+  the agents' group gets a note (update ids only), so one poisonous message cannot hold the chat.
+* Bounded: quick messages are merged up to `MAX_MERGED_CHARS`; a chat with more than
+  `MAX_QUEUED` messages waiting has the surplus marked `failed` and is asked once to wait.
 * While a human owns the chat (its ticket has an agents' topic), the bot stays silent and
   forwards what the customer sends to that topic.
 * Photos, documents and voice notes become evidence on the customer's open ticket (Telegram file
@@ -24,8 +29,8 @@ from telegram import Bot, Message, Update
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
-from bot import casefile, inbox, texts
-from bot.formatting import PayloadBook, keyboard, split_message
+from bot import casefile, durable, inbox, texts
+from bot.formatting import PayloadBook, keyboard, split_message, split_with_prefix
 from bot.lanes import Lanes
 from hamdel.persian import to_persian_digits
 from hamdel.rasa_client import BotMessage, Button, RasaClient, RasaUnavailable
@@ -33,7 +38,15 @@ from hamdel.rasa_client import BotMessage, Button, RasaClient, RasaUnavailable
 log = logging.getLogger(__name__)
 Kind = Literal["text", "payload", "media", "contact", "notice"]
 TextInterceptor = Callable[[int, int, str], Awaitable[bool]]
-BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0)
+BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0)  # Rasa unreachable: waited out, no limit
+FAILURE_BACKOFF = (5.0, 15.0, 45.0, 90.0)  # a try that failed: 5 tries span about 2.5 minutes
+MAX_ATTEMPTS = 5
+MAX_MERGED_CHARS = 4096  # one Telegram message: a turn never carries more than this to Rasa
+MAX_QUEUED = 100  # messages waiting in one chat's lane
+
+
+class TurnGaveUp(Exception):
+    """The turn failed `max_attempts` times; its rows are to end `failed`."""
 
 
 @dataclass
@@ -73,18 +86,39 @@ class CustomerRelay:
 
     def __init__(self, *, bot: Bot, rasa: RasaClient, agent_chat_id: int | None, quiet_window: float,
                  handoff: Callable[[int], Awaitable[None]], book: PayloadBook,
-                 interceptors: Sequence[TextInterceptor] = (), backoff: Sequence[float] = BACKOFF) -> None:
+                 interceptors: Sequence[TextInterceptor] = (), backoff: Sequence[float] = BACKOFF,
+                 failure_backoff: Sequence[float] = FAILURE_BACKOFF,
+                 max_attempts: int = MAX_ATTEMPTS, max_queued: int = MAX_QUEUED) -> None:
         self.bot, self.rasa, self.agent_chat_id = bot, rasa, agent_chat_id
+        self.max_attempts = max(1, min(max_attempts, 5))
+        self.max_queued = max_queued
         self.window = quiet_window
         self.handoff = handoff
         self.book = book
         self.interceptors = interceptors
         self.backoff = tuple(backoff)
+        self.failure_backoff = tuple(failure_backoff)
         self.lanes: Lanes[CustomerItem] = Lanes(self._process)
         self._holding_told: set[int] = set()
+        self._flood_told: set[int] = set()
+        self._overflow: list[asyncio.Task[None]] = []
 
     def submit(self, item: CustomerItem) -> None:
+        """Queue the item in its chat's lane; beyond `max_queued` waiting, it ends `failed` at once."""
+        if self.lanes.waiting(item.chat_id) >= self.max_queued:
+            task = asyncio.create_task(self._overflowed(item))
+            self._overflow.append(task)
+            task.add_done_callback(self._overflow.remove)
+            return
+        self._flood_told.discard(item.chat_id)
         self.lanes.submit(item.chat_id, item)
+
+    async def _overflowed(self, item: CustomerItem) -> None:
+        log.warning("a chat has %d messages waiting; a further one is refused", self.max_queued)
+        await self._finish([item.update_id], inbox.FAILED)
+        if item.chat_id not in self._flood_told:
+            self._flood_told.add(item.chat_id)
+            await self._send(item.chat_id, texts.TOO_MANY_WAITING)
 
     # --- the lane ------------------------------------------------------------------------------
 
@@ -94,9 +128,10 @@ class CustomerRelay:
         while waiting:
             head = waiting.pop(0)
             if head.kind != "text":
-                await self._single(head)
+                await self._guarded([head], lambda: self._single(head))
                 continue
             batch = [head]
+            size = len(head.text)
             while True:  # the quiet window: more text soon after the last one is the same turn
                 if not queue.empty():
                     following = queue.get_nowait()
@@ -108,12 +143,61 @@ class CustomerRelay:
                         following = await asyncio.wait_for(queue.get(), wait)
                     except TimeoutError:
                         break
-                if following.kind == "text" and following.received - batch[-1].received <= self.window:
+                if (following.kind == "text" and following.received - batch[-1].received <= self.window
+                        and size + 1 + len(following.text) <= MAX_MERGED_CHARS):
                     batch.append(following)
+                    size += 1 + len(following.text)
                 else:
                     waiting.append(following)
                     break
-            await self._text_turn(batch)
+            await self._guarded(batch, lambda: self._text_turn(batch))
+
+    async def _guarded(self, items: list[CustomerItem], work: Callable[[], Awaitable[None]]) -> None:
+        """Run the work of these items; if it raises, try again later in order, at most
+        `max_attempts` tries in all, then mark the rows `failed` and tell the customer once."""
+        ids = [item.update_id for item in items]
+        failures = 0
+        while True:
+            try:
+                if await durable.store(inbox.attempts, ids, what="reading attempts") > self.max_attempts:
+                    raise TurnGaveUp  # replayed after restarts too often
+                await work()
+                return
+            except TurnGaveUp:
+                break
+            except durable.StoreUnavailable:
+                raise
+            except Exception as error:  # noqa: BLE001 - logged by class; the rows decide what happens next
+                log.error("a customer turn failed (%s); it is retried", type(error).__name__)
+                log.debug("turn failure", exc_info=True)
+                if not await durable.store(inbox.next_try, ids, self.max_attempts, what="counting a failed turn"):
+                    break
+                failures += 1
+                await asyncio.sleep(self._pause_after(failures))
+        await self._give_up(items[0], ids)
+
+    async def _give_up(self, item: CustomerItem, ids: list[int]) -> None:
+        log.error("a customer turn failed %d times; %d updates marked failed", self.max_attempts, len(ids))
+        await self._finish(ids, inbox.FAILED)
+        self._holding_told.discard(item.chat_id)
+        await self._send(item.chat_id, texts.TURN_FAILED)
+        if self.agent_chat_id is not None:
+            await self._deliver(self.bot.send_message, chat_id=self.agent_chat_id,
+                                text=texts.AGENT_TURN_FAILED.format(ids=", ".join(map(str, ids))))
+
+    async def _finish(self, ids: list[int], status: str = inbox.DONE) -> None:
+        """Mark rows finished, retrying a database blip; if it stays away they are replayed later."""
+        try:
+            await durable.store(inbox.finish, ids, status, what="marking updates finished", tries=8)
+        except durable.StoreUnavailable:
+            log.error("%d updates stay pending after a storage failure", len(ids))
+
+    async def _best_effort(self, call: Callable[..., Any], *args: Any) -> None:
+        """Bookkeeping after a reply was sent: retried, but never a reason to answer twice."""
+        try:
+            await durable.store(call, *args, what="recording the transcript", tries=5)
+        except durable.StoreUnavailable:
+            log.error("a transcript line could not be stored")
 
     async def _text_turn(self, batch: list[CustomerItem]) -> None:
         first = batch[0]
@@ -122,13 +206,13 @@ class CustomerRelay:
         for intercept in self.interceptors:  # e.g. the answer to "what could we have done better?"
             if await intercept(first.chat_id, first.user_id, text):
                 await asyncio.to_thread(casefile.record_line, first.user_id, "customer", text)
-                await asyncio.to_thread(inbox.finish, ids)
+                await self._finish(ids)
                 return
         owner = await asyncio.to_thread(casefile.human_owned, first.user_id)
         if owner is not None:
             for item in batch:
                 await self._to_topic(owner, item)
-            await asyncio.to_thread(inbox.finish, ids)
+            await self._finish(ids)
             return
         await asyncio.to_thread(casefile.record_line, first.user_id, "customer", text)
         await self._rasa_turn(first, text, ids)
@@ -138,7 +222,7 @@ class CustomerRelay:
             owner = await asyncio.to_thread(casefile.human_owned, item.user_id)
             if owner is not None and item.shown is not None:  # an old button while a human owns the chat
                 await self._to_topic(owner, item)
-                await asyncio.to_thread(inbox.finish, [item.update_id])
+                await self._finish([item.update_id])
                 return
             await asyncio.to_thread(casefile.record_line, item.user_id, "customer", item.shown or item.text)
             await self._rasa_turn(item, item.text, [item.update_id])
@@ -150,20 +234,21 @@ class CustomerRelay:
                 await self._send(item.chat_id, texts.CONTACT_SAVED.format(phone=to_persian_digits(item.phone)))
             else:
                 await self._send(item.chat_id, texts.CONTACT_NOT_SAVED)
-            await asyncio.to_thread(inbox.finish, [item.update_id])
+            await self._finish([item.update_id])
         else:  # notice: a sticker, a location, an edit — a sentence, or the topic if a human owns it
             owner = await asyncio.to_thread(casefile.human_owned, item.user_id)
             if owner is not None and item.message_id is not None:
                 await self._to_topic(owner, item)
             else:
                 await self._send(item.chat_id, item.text)
-            await asyncio.to_thread(inbox.finish, [item.update_id])
+            await self._finish([item.update_id])
 
     # --- Rasa ----------------------------------------------------------------------------------
 
     async def _rasa_turn(self, item: CustomerItem, text: str, ids: list[int]) -> None:
-        metadata = {"display_name": item.display_name, "chat_id": item.chat_id, "channel": "telegram"}
-        replies = await self._ask(item.chat_id, casefile.conversation_id(item.user_id), text, metadata)
+        metadata = {"display_name": item.display_name, "chat_id": item.chat_id, "channel": "telegram",
+                    "message_id": item.message_id, "update_ids": ids}
+        replies = await self._ask(item.chat_id, casefile.conversation_id(item.user_id), text, metadata, ids)
         opened = False
         for reply in replies:
             event = (reply.custom or {}).get("event")
@@ -171,30 +256,48 @@ class CustomerRelay:
                 opened = True
             if reply.text:
                 await self._send(item.chat_id, reply.text, reply.buttons)
-                await asyncio.to_thread(casefile.record_line, item.user_id, "bot", reply.text)
+                await self._best_effort(casefile.record_line, item.user_id, "bot", reply.text)
             if reply.image:
                 await self._deliver(self.bot.send_photo, chat_id=item.chat_id, photo=reply.image)
-        if opened:
-            await self._attach_waiting_media(item)
-        await asyncio.to_thread(inbox.finish, ids)
-        await self.handoff(item.user_id)
+        await self._finish(ids)
+        try:
+            if opened:
+                await self._attach_waiting_media(item)
+            await self.handoff(item.user_id)
+        except Exception as error:  # noqa: BLE001 - the answer is out; the handoff sweep retries
+            log.error("after-turn work failed (%s); the handoff sweep retries it", type(error).__name__)
 
-    async def _ask(self, chat_id: int, conversation: str, text: str, metadata: dict[str, Any]) -> list[BotMessage]:
-        """Rasa's answer, however long it takes: holding message once, then retries with back-off."""
-        attempt = 0
+    async def _ask(self, chat_id: int, conversation: str, text: str, metadata: dict[str, Any],
+                   ids: list[int]) -> list[BotMessage]:
+        """Rasa's answer: holding message once, retries with back-off, never the same turn twice.
+
+        Rasa unreachable is waited out (the message is not at fault). A try that reached Rasa and
+        failed counts; after `max_attempts` counted tries TurnGaveUp ends the turn.
+        """
+        turn_id = f"tg:{min(ids)}"
+        attempt = failures = 0
         while True:
             try:
                 async with self._typing(chat_id):
-                    replies = await self.rasa.send(conversation, text, metadata)
+                    replies = await self.rasa.send(conversation, text, metadata, turn_id=turn_id, retry=attempt > 0)
                 self._holding_told.discard(chat_id)
                 return replies
             except RasaUnavailable as error:
                 log.warning("Rasa unavailable (%s); retrying turn (attempt %d)", error, attempt + 1)
+                pause = self.backoff[min(attempt, len(self.backoff) - 1)]
+                if error.reached:
+                    if not await durable.store(inbox.next_try, ids, self.max_attempts, what="counting a failed turn"):
+                        raise TurnGaveUp from None
+                    failures += 1
+                    pause = self._pause_after(failures)
                 if chat_id not in self._holding_told:
                     self._holding_told.add(chat_id)
                     await self._send(chat_id, texts.HOLDING)
-                await asyncio.sleep(self.backoff[min(attempt, len(self.backoff) - 1)])
+                await asyncio.sleep(pause)
                 attempt += 1
+
+    def _pause_after(self, failures: int) -> float:
+        return self.failure_backoff[min(max(failures - 1, 0), len(self.failure_backoff) - 1)]
 
     @contextlib.asynccontextmanager
     async def _typing(self, chat_id: int) -> AsyncIterator[None]:
@@ -244,14 +347,11 @@ class CustomerRelay:
     async def _to_topic(self, owner: casefile.TicketRef, item: CustomerItem) -> None:
         if self.agent_chat_id is None or not owner.topic_id:
             return
-        if item.kind == "text":
-            await self._deliver(self.bot.send_message, chat_id=self.agent_chat_id, message_thread_id=owner.topic_id,
-                                text=f"{texts.CUSTOMER_SAYS}\n{item.text}")
-            line = item.text
-        elif item.kind == "payload":
-            await self._deliver(self.bot.send_message, chat_id=self.agent_chat_id, message_thread_id=owner.topic_id,
-                                text=f"{texts.CUSTOMER_SAYS}\n{item.shown or item.text}")
-            line = item.shown or item.text
+        if item.kind in ("text", "payload"):
+            line = item.text if item.kind == "text" else (item.shown or item.text)
+            for part in split_with_prefix(f"{texts.CUSTOMER_SAYS}\n", line):
+                await self._deliver(self.bot.send_message, chat_id=self.agent_chat_id,
+                                    message_thread_id=owner.topic_id, text=part)
         else:
             await self._deliver(self.bot.copy_message, chat_id=self.agent_chat_id, message_thread_id=owner.topic_id,
                                 from_chat_id=item.chat_id, message_id=item.message_id)
@@ -265,7 +365,7 @@ class CustomerRelay:
         ticket = owner or await asyncio.to_thread(casefile.newest_open, item.user_id)
         kind_label = texts.EVIDENCE_KINDS.get(item.media_kind or "", texts.EVIDENCE_KINDS["document"])
         if ticket is None:
-            await asyncio.to_thread(inbox.finish, [item.update_id], inbox.AWAITING_TICKET)
+            await self._finish([item.update_id], inbox.AWAITING_TICKET)
             await self._send(item.chat_id, texts.EVIDENCE_KEPT.format(kind=kind_label))
             return
         await asyncio.to_thread(casefile.attach_evidence, ticket.id, item.media_kind or "document", item.file_id or "",
@@ -275,7 +375,7 @@ class CustomerRelay:
         else:
             await asyncio.to_thread(casefile.record_line, item.user_id, "customer", _media_line(item), ticket.id)
             await self._send(item.chat_id, texts.EVIDENCE_ATTACHED.format(kind=kind_label, number=ticket.number))
-        await asyncio.to_thread(inbox.finish, [item.update_id])
+        await self._finish([item.update_id])
 
     async def _attach_waiting_media(self, item: CustomerItem) -> None:
         """The complaint now has a ticket: attach what the customer sent before it existed."""
@@ -288,7 +388,7 @@ class CustomerRelay:
             media = media_of(update.message) if update and update.message else None
             if media is not None:
                 await asyncio.to_thread(casefile.attach_evidence, ticket.id, media[0], media[1], media[2], media[3])
-            await asyncio.to_thread(inbox.finish, [stored.update_id])
+            await self._finish([stored.update_id])
 
 
 def _media_line(item: CustomerItem) -> str:

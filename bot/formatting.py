@@ -88,6 +88,23 @@ def split_message(text: str, limit: int = MAX_TEXT) -> list[str]:
     return parts
 
 
+def split_with_prefix(prefix: str, text: str, limit: int = MAX_TEXT) -> list[str]:
+    """`text` split so that every part, with `prefix` in front, fits `limit` UTF-16 units.
+
+    Relayed messages carry a prefix («💬 مشتری:»); a 4,096-unit message plus the prefix would
+    otherwise be refused by Telegram (400) and lost.
+    """
+    room = limit - units(prefix)
+    if room < 1:
+        raise ValueError("the prefix leaves no room for the text")
+    return [prefix + part for part in split_message(text, room)] or [prefix.rstrip()]
+
+
+def units(text: str) -> int:
+    """Telegram's length of `text`: UTF-16 code units."""
+    return _units(text)
+
+
 def _units(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 

@@ -6,21 +6,37 @@ keyed by `update_id` (Telegram's own id), which also makes a second delivery of 
 no-op. Rows stay `pending` until the work they ask for is finished (a customer's message is done
 when Rasa's answer has been sent); on start the bot replays the pending ones, in `update_id` order.
 
-Statuses: `pending` → `done`; `failed` when a handler raised (kept for inspection, not retried
-forever); `awaiting_ticket` for a photo or file sent before the complaint had a ticket (attached
-when the ticket is opened).
+Statuses: `pending` → `done`; `failed` when the work failed `attempts` times (kept for admins to
+inspect, never replayed); `awaiting_ticket` for a photo or file sent before the complaint had a
+ticket (attached when the ticket is opened).
+
+`attempts` counts how often the work was tried: 1 when stored, +1 for each replay after a restart
+and for each retry after a failed try (`next_try`), so a message that always fails ends `failed` instead of
+replaying at every start.
+
+The journal (`journal_path()`) is the last resort while the database refuses writes and the bot is
+stopping: the raw update goes to a JSON-lines file (fsynced) and is stored on the next start
+(`recover_journal`), because Telegram already counts it as delivered.
 """
 from __future__ import annotations
 
+import json
+import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from hamdel.storage.db import session_scope
+from hamdel.settings import PROJECT_ROOT
 from hamdel.storage.models import InboundUpdate, utcnow
+
+log = logging.getLogger(__name__)
+DEFAULT_JOURNAL = PROJECT_ROOT / "var" / "spool" / "inbox_journal.jsonl"
 
 PENDING, DONE, FAILED, AWAITING_TICKET = "pending", "done", "failed", "awaiting_ticket"
 
@@ -81,3 +97,92 @@ def awaiting_ticket(chat_id: int) -> list[Stored]:
                                                            InboundUpdate.chat_id == chat_id)
                                .order_by(InboundUpdate.update_id))
         return [Stored(r.update_id, r.chat_id, r.payload) for r in rows]
+
+
+def attempts(update_ids: Iterable[int]) -> int:
+    """How often the work of these updates was tried already (the highest count among them)."""
+    ids = list(update_ids)
+    if not ids:
+        return 0
+    with session_scope() as session:
+        found = session.scalars(select(InboundUpdate.attempts).where(InboundUpdate.update_id.in_(ids)))
+        return max(found, default=0)
+
+
+def next_try(update_ids: Iterable[int], limit: int) -> bool:
+    """After a failed try: count one more try and return True, or False when `limit` tries were
+    made already (the caller then marks the rows `failed`)."""
+    ids = list(update_ids)
+    if not ids:
+        return False
+    with session_scope() as session:
+        tried = max(session.scalars(select(InboundUpdate.attempts).where(InboundUpdate.update_id.in_(ids))),
+                    default=0)
+        if tried >= limit:
+            return False
+        session.execute(update(InboundUpdate).where(InboundUpdate.update_id.in_(ids))
+                        .values(attempts=InboundUpdate.attempts + 1))
+        return True
+
+
+def status_of(update_id: int) -> str | None:
+    with session_scope() as session:
+        row = session.get(InboundUpdate, update_id)
+        return row.status if row is not None else None
+
+
+# --- the journal: the database refused an update while the bot was stopping ----------------------
+
+def journal_path() -> Path:
+    return Path(os.environ.get("HAMDEL_INBOX_JOURNAL", str(DEFAULT_JOURNAL)))
+
+
+def journal(update_id: int, chat_id: int | None, payload: dict[str, Any], path: Path | None = None) -> None:
+    """Append one update to the journal and fsync it (the database is away; this must not be lost)."""
+    path = path or journal_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"update_id": update_id, "chat_id": chat_id, "payload": payload}, ensure_ascii=False)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def recover_journal(path: Path | None = None) -> int:
+    """Store every journaled update (duplicates are ignored); return how many were read.
+
+    The file is renamed before it is read, so updates journaled meanwhile go to a fresh file; a
+    torn last line (a crash while writing) is skipped and logged, the rest still recovered. If the
+    database fails again, the unread remainder is put back for the next start.
+    """
+    path = path or journal_path()
+    draining = path.with_suffix(".draining")
+    recovered = 0
+    while True:
+        if not draining.exists():
+            if not path.exists():
+                return recovered
+            path.rename(draining)
+        recovered += _drain(draining, path)
+
+
+def _drain(draining: Path, path: Path) -> int:
+    lines = draining.read_text(encoding="utf-8").splitlines()
+    recovered = 0
+    for index, line in enumerate(lines):
+        try:
+            record = json.loads(line)
+            update_id, chat_id, payload = int(record["update_id"]), record.get("chat_id"), record["payload"]
+        except (ValueError, KeyError, TypeError):
+            log.error("inbox journal: line %d is unreadable and was skipped", index + 1)
+            continue
+        try:
+            admit(update_id, chat_id, payload, replaying=set())
+        except Exception:
+            with path.open("a", encoding="utf-8") as handle:  # keep the rest; the next start tries again
+                handle.writelines(rest + "\n" for rest in lines[index:])
+            draining.unlink()
+            raise
+        recovered += 1
+    draining.unlink()
+    return recovered

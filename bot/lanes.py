@@ -25,6 +25,11 @@ class Lanes(Generic[T]):
         self._workers: dict[Hashable, asyncio.Task[None]] = {}
         self._closing = False
 
+    def waiting(self, key: Hashable) -> int:
+        """How many items wait in `key`'s queue (not counting the one being processed)."""
+        queue = self._queues.get(key)
+        return queue.qsize() if queue is not None else 0
+
     def submit(self, key: Hashable, item: T) -> None:
         """Queue `item` behind everything already queued for `key` (never blocks)."""
         if self._closing:
@@ -49,8 +54,8 @@ class Lanes(Generic[T]):
                 await self._process(key, item, queue)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # one bad item must not stop the lane; the item stays in the inbox
-                log.exception("lane %s: processing failed", type(key).__name__)
+            except Exception as error:  # one bad item must not stop the lane; callers guard their rows
+                log.error("lane %s: processing failed (%s)", type(key).__name__, type(error).__name__)
 
     async def close(self) -> None:
         """Stop every worker; unfinished items stay `pending` in the inbox and are replayed on start."""

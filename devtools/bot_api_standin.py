@@ -256,6 +256,10 @@ class BotApiStandIn:
                 if (chat_id is None or m["chat_id"] == chat_id)
                 and (thread_id is None or m.get("message_thread_id") == thread_id)]
 
+    def confirmed_update_ids(self) -> list[int]:
+        """Updates the bot has confirmed (Telegram would never send them again)."""
+        return sorted(u for u in self._handed_out if u < self._confirmed)
+
     def calls(self, method: str) -> list[dict[str, Any]]:
         """Parameters of every call of `method` (any letter case), failed ones included."""
         wanted = self._canonical.get(method.lower(), method)

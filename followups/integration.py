@@ -27,8 +27,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, TelegramError
-from telegram.ext import Application, ApplicationHandlerStop, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    filters,
+)
 
 from followups import messages, texts
 from followups.scheduler import Clock, FollowUpScheduler
@@ -149,36 +156,63 @@ async def _tell_agents(application: Application, answers: FollowUpAnswers, reply
 
 def _handlers(application: Application, answers: FollowUpAnswers) -> tuple[Any, Any, TextInterceptor]:
     async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A follow-up button: solved yes/no, a rating, or "rather not write anything"."""
+        """A follow-up button: solved yes/no, a rating, or "rather not write anything".
+
+        Every step that can fail is caught: a database error becomes an honest «try again» (the
+        buttons stay, so the press can be repeated), a Telegram error is logged; the update always
+        ends here (ApplicationHandlerStop), never as a complaint turn.
+        """
         query = update.callback_query
-        await query.answer()
+        if query is None:
+            raise ApplicationHandlerStop
+        try:
+            await query.answer()
+        except TelegramError:
+            log.warning("could not acknowledge a follow-up button press")
         match = _DATA.match(query.data or "")
         user_id = query.from_user.id
-        if match is None:
-            reply = Reply(texts.NO_LONGER_VALID)
-        elif match[1] == "solved":
-            reply = await asyncio.to_thread(answers.solved, user_id=user_id, followup_id=int(match[2]),
-                                            solved=match[3] == "y")
-        elif match[1] == "rate":
-            reply = await asyncio.to_thread(answers.rated, user_id=user_id, followup_id=int(match[2]),
-                                            score=int(match[3] or 0))
-        else:
-            reply = await asyncio.to_thread(answers.skip_comment, user_id=user_id, ticket_id=int(match[2]))
+        saved = True
+        try:
+            if match is None:
+                reply = Reply(texts.NO_LONGER_VALID)
+            elif match[1] == "solved":
+                reply = await asyncio.to_thread(answers.solved, user_id=user_id, followup_id=int(match[2]),
+                                                solved=match[3] == "y")
+            elif match[1] == "rate":
+                reply = await asyncio.to_thread(answers.rated, user_id=user_id, followup_id=int(match[2]),
+                                                score=int(match[3] or 0))
+            else:
+                reply = await asyncio.to_thread(answers.skip_comment, user_id=user_id, ticket_id=int(match[2]))
+        except Exception as error:  # noqa: BLE001 - the customer hears the truth; the log has the class only
+            log.error("a follow-up answer could not be saved (%s)", type(error).__name__)
+            reply, saved = Reply(texts.TRY_AGAIN), False
         if query.message is not None:
-            try:  # the question is answered: its buttons go, so nobody taps them twice
-                await query.edit_message_reply_markup(reply_markup=None)
-            except BadRequest:
+            try:
+                if saved:  # the question is answered: its buttons go, so nobody taps them twice
+                    await query.edit_message_reply_markup(reply_markup=None)
+            except TelegramError:
                 pass
-            await context.bot.send_message(chat_id=query.message.chat.id, text=reply.text, reply_markup=reply.keyboard)
+            try:
+                await context.bot.send_message(chat_id=query.message.chat.id, text=reply.text,
+                                               reply_markup=reply.keyboard)
+            except TelegramError as error:
+                log.warning("could not answer a follow-up button (%s)", type(error).__name__)
         await _tell_agents(application, answers, reply)
         raise ApplicationHandlerStop
 
     async def on_stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """`/stop`: the customer wants no more follow-ups."""
+        """`/stop` in a private chat: the customer wants no more follow-ups."""
         if update.effective_user is None or update.effective_chat is None:
             return
-        reply = await asyncio.to_thread(answers.stop, user_id=update.effective_user.id)
-        await context.bot.send_message(chat_id=update.effective_chat.id, text=reply.text)
+        try:
+            reply = await asyncio.to_thread(answers.stop, user_id=update.effective_user.id)
+        except Exception as error:  # noqa: BLE001
+            log.error("a /stop could not be saved (%s)", type(error).__name__)
+            reply = Reply(texts.TRY_AGAIN_STOP)
+        try:
+            await context.bot.send_message(chat_id=update.effective_chat.id, text=reply.text)
+        except TelegramError as error:
+            log.warning("could not answer /stop (%s)", type(error).__name__)
         raise ApplicationHandlerStop
 
     async def interceptor(chat_id: int, user_id: int, text: str) -> bool:
@@ -208,7 +242,7 @@ def attach(
     answers = FollowUpAnswers(policy=policy, now=now, agent_chat_id=agent_chat_id)
     on_button, on_stop, interceptor = _handlers(application, answers)
     application.add_handler(CallbackQueryHandler(on_button, pattern=r"^fu:"), group=HANDLER_GROUP)
-    application.add_handler(CommandHandler("stop", on_stop), group=HANDLER_GROUP)
+    application.add_handler(CommandHandler("stop", on_stop, filters=filters.ChatType.PRIVATE), group=HANDLER_GROUP)
     application.bot_data.setdefault("text_interceptors", []).append(interceptor)
     scheduler = FollowUpScheduler(application.bot, policy=policy, agent_chat_id=agent_chat_id, now=now)
     application.bot_data["followups"] = {"scheduler": scheduler, "answers": answers}

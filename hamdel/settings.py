@@ -49,6 +49,8 @@ class Settings(BaseSettings):
         15.0, description="tell the customer honestly if no agent has taken an escalated chat by then")
     handoff_sweep_seconds: float = Field(15.0, description="how often escalations made elsewhere get topics")
     redis_url: str | None = None
+    rasa_timeout_seconds: float = Field(60.0, description="longest wait for one Rasa turn before it is retried")
+    max_turn_attempts: int = Field(5, ge=1, le=5, description="tries of a message before it ends `failed`")
 
     def check_secrets(self) -> None:
         """Refuse example secrets anywhere but development and tests."""
