@@ -20,8 +20,13 @@ from actions.conversation import (
     latest_text,
     reset_complaint,
 )
-from actions.empathy import estimate_anger
+from actions.empathy import choose_variant, contains_insult, estimate_anger, situation_for, tone_for, variant_keys
 from actions.reflection import reflect_story
+
+try:  # helper A's correction function; appending is the fallback until it exists
+    from actions.reflection import apply_correction
+except ImportError:  # pragma: no cover - depends on the state of actions/reflection.py
+    apply_correction = None  # type: ignore[assignment]
 from hamdel.jalali import format_jalali_date
 from hamdel.labels import STATUS_LABELS
 from hamdel.storage.db import session_scope
@@ -29,7 +34,6 @@ from hamdel.storage.models import Category, TicketEvent, utcnow
 from hamdel.storage.tickets import find_customer, open_tickets
 
 logger = logging.getLogger(__name__)
-MISUNDERSTOOD_INTENTS = {"out_of_scope", "nlu_fallback"}
 
 
 def append_to_story(story: str | None, text: str) -> str:
@@ -59,7 +63,12 @@ def find_prior_open_ticket(conversation_id: str, category: str) -> dict[str, str
 
 class ActionHearStory(Action):
     """Add the customer's message to the story without cutting in (seed 000: let them empty
-    their heart), and on the first part check for an open ticket on the same topic (seed 001)."""
+    their heart), and on the first part check once for an open ticket on the same topic (seed 001).
+
+    The first part may be a message the bot asked about («مشکلی پیش اومده؟» → «بله»): that message
+    becomes the start of the story. The first insult gets one calm, de-escalating answer
+    (`deescalate`, read by utter_ask_more); the words are still taken.
+    """
 
     def name(self) -> str:
         return "action_hear_story"
@@ -67,31 +76,45 @@ class ActionHearStory(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = latest_text(tracker)
         phase = tracker.get_slot("phase")
+        intent = latest_intent(tracker) or ""
         events: list[EventType] = []
-        if phase is None:
+        starting = phase in (None, "asked_complaint")
+        if starting:
+            pending = tracker.get_slot("pending_message") if phase == "asked_complaint" else None
+            pending_category = tracker.get_slot("pending_category") if phase == "asked_complaint" else None
             # A new complaint: forget the previous one's leftovers (kept until now for its summary),
             # but not the order number or wish stated in this very message.
             events += reset_complaint()
             events += [SlotSet("order_id", latest_entity(tracker, "order_id")),
                        SlotSet("resolution", latest_entity(tracker, "resolution"))]
-            previous_story, previous_category, previous_anger = None, None, 0.0
+            previous_story, previous_category = pending, pending_category
+            previous_anger = float(estimate_anger(pending)) if pending else 0.0
+            already_calmed = False
         else:
             previous_story = tracker.get_slot("complaint_story")
             previous_category = tracker.get_slot("complaint_category")
             previous_anger = float(tracker.get_slot("anger") or 0)
+            already_calmed = bool(tracker.get_slot("deescalated"))
         story = append_to_story(previous_story, text)
         turns = len([line for line in (story or "").split("\n") if line.strip()])
-        category = previous_category or CATEGORY_BY_INTENT.get(latest_intent(tracker) or "")
+        said = CATEGORY_BY_INTENT.get(intent)
+        category = (said or previous_category) if starting else (previous_category or said)
         if category is None:
             category = CATEGORY_BY_WISH.get(latest_entity(tracker, "resolution") or "", "service")
         anger = max(previous_anger, float(estimate_anger(text)))
+        calm_down = contains_insult(text) and not already_calmed
         events += [
             SlotSet("complaint_story", story),
             SlotSet("story_turns", turns_label(turns)),
             SlotSet("complaint_category", category),
             SlotSet("anger", anger),
+            SlotSet("deescalate", calm_down),
         ]
-        if phase is None:
+        if calm_down:
+            events.append(SlotSet("deescalated", True))
+        if latest_entity(tracker, "resolution") and text:
+            events.append(SlotSet("remedy_text", text))  # the wish in the customer's own words
+        if starting:
             try:
                 prior = await asyncio.to_thread(find_prior_open_ticket, tracker.sender_id, category)
             except SQLAlchemyError:
@@ -99,7 +122,8 @@ class ActionHearStory(Action):
                 prior = None
             if prior:
                 return events + [SlotSet(k, v) for k, v in prior.items()] + [SlotSet("phase", "asked_prior")]
-        return events + [SlotSet("phase", "asked_prior" if phase == "asked_prior" else "hearing")]
+        # More story while the open-ticket question is pending: the question is not asked again.
+        return events + [SlotSet("phase", "hearing")]
 
 
 class ActionContinueNewComplaint(Action):
@@ -126,14 +150,22 @@ def add_to_prior_ticket(conversation_id: str, number: str, story: str, now: date
 
 
 class ActionLinkPriorTicket(Action):
-    """It is about the open ticket: add what was said to it, so nobody asks again (seed 001)."""
+    """It is about the open ticket: add what was said to it, so nobody asks again (seed 001).
+
+    The first time, the returning customer also gets empathy (they are still waiting, which is
+    reason enough to be upset). Afterwards (`adding_to_prior`), whatever else they write is added
+    to the same ticket, without asking the question again.
+    """
 
     def name(self) -> str:
         return "action_link_prior_ticket"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         number = tracker.get_slot("prior_ticket_number")
-        story = tracker.get_slot("complaint_story") or ""
+        adding_more = tracker.get_slot("phase") == "adding_to_prior"
+        story = latest_text(tracker) if adding_more else tracker.get_slot("complaint_story") or ""
+        if adding_more and not story:
+            return [SlotSet("prior_outcome", "added")]
         try:
             status = await asyncio.to_thread(add_to_prior_ticket, tracker.sender_id, number, story, utcnow())
         except SQLAlchemyError:
@@ -142,8 +174,25 @@ class ActionLinkPriorTicket(Action):
             return [SlotSet("prior_outcome", "failed")]
         if status is None:
             return [SlotSet("prior_outcome", "failed")]
+        if adding_more:
+            return [SlotSet("prior_ticket_status", status), SlotSet("prior_outcome", "added")]
+        used = list(tracker.get_slot("empathy_used") or [])
+        situation = situation_for(tracker.get_slot("complaint_category") or "service", story)
+        key = choose_variant(variant_keys(domain), category=situation,
+                             tone=tone_for(float(tracker.get_slot("anger") or 0)), used=used)
         return [*reset_complaint(), SlotSet("prior_ticket_number", number), SlotSet("prior_ticket_status", status),
-                SlotSet("prior_outcome", "updated")]
+                SlotSet("empathy_variant", key), SlotSet("empathy_used", [*used, key] if key else used),
+                SlotSet("phase", "adding_to_prior"), SlotSet("prior_outcome", "updated")]
+
+
+class ActionStartNewMatter(Action):
+    """After adding to an open ticket, the customer has something else: listen to it afresh."""
+
+    def name(self) -> str:
+        return "action_start_new_matter"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        return [*reset_complaint(), SlotSet("phase", "hearing")]
 
 
 class ActionReflect(Action):
@@ -162,27 +211,35 @@ class ActionReflect(Action):
 
 
 class ActionStartCorrection(Action):
-    """The reflection was wrong: wait for the customer's correction."""
+    """The reflection was wrong: wait for the customer's correction. The second time in a row,
+    a person is offered too (`correction_round: again`): the bot is clearly not getting it."""
 
     def name(self) -> str:
         return "action_start_correction"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        return [SlotSet("phase", "correcting")]
+        again = tracker.get_slot("correction_round") is not None
+        return [SlotSet("phase", "correcting"), SlotSet("correction_round", "again" if again else "first")]
+
+
+def corrected_story(story: str, correction: str) -> str:
+    """The story with the correction applied (the wrong part replaced, helper A's
+    `apply_correction`), or with the correction appended if that function is unavailable."""
+    if apply_correction is not None:
+        return apply_correction(story, correction)
+    return append_to_story(story, correction)
 
 
 class ActionTakeCorrection(Action):
-    """Add the correction to the story (newest words win in the reflection) and reflect again."""
+    """Apply the correction to the story (what was wrong is replaced) and reflect again."""
 
     def name(self) -> str:
         return "action_take_correction"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = latest_text(tracker)
-        for opener in ("نه،", "نه ", "خیر،", "خیر "):
-            if text.startswith(opener):
-                text = text[len(opener):].strip()
-        story = append_to_story(tracker.get_slot("complaint_story"), text)
+        story = corrected_story(tracker.get_slot("complaint_story") or "", text) if text else \
+            tracker.get_slot("complaint_story") or ""
         reflection = reflect_story(story or "", order_id=latest_entity(tracker, "order_id") or tracker.get_slot("order_id"))
         anger = max(float(tracker.get_slot("anger") or 0), float(estimate_anger(text)))
         return [
@@ -194,37 +251,51 @@ class ActionTakeCorrection(Action):
         ]
 
 
+# Phases in which there is something of the customer's to lose.
+_IN_PROGRESS = {"hearing", "asked_prior", "confirming", "correcting", "leading", "choosing"}
+
+
 class ActionCancelComplaint(Action):
-    """The customer stops: forget the complaint in progress, record nothing."""
+    """«بسه دیگه», «ولش کن»: often venting, not a decision. A complaint in progress is only dropped
+    after the customer confirms (`cancel_outcome: confirm` → buttons); nothing in progress, nothing
+    to drop."""
 
     def name(self) -> str:
         return "action_cancel_complaint"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        in_progress = tracker.get_slot("phase") is not None or bool(tracker.get_slot("complaint_story"))
-        return [*reset_complaint(), SlotSet("cancel_outcome", "cancelled" if in_progress else "nothing")]
+        phase = tracker.get_slot("phase")
+        if phase == "cancelling":
+            return [*reset_complaint(), SlotSet("cancel_outcome", "cancelled")]
+        if phase in _IN_PROGRESS:
+            return [SlotSet("phase_before_cancel", phase), SlotSet("phase", "cancelling"),
+                    SlotSet("cancel_outcome", "confirm")]
+        return [*reset_complaint(), SlotSet("cancel_outcome", "nothing")]
 
 
-def misunderstood_in_a_row(events: list[dict[str, Any]]) -> int:
-    """How many of the latest customer messages in a row the bot could not place."""
-    count = 0
-    for event in reversed(events):
-        if event.get("event") != "user":
-            continue
-        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if intent in MISUNDERSTOOD_INTENTS:
-            count += 1
-        else:
-            break
-    return count
+# Intents whose words are not part of the story when the customer carries on.
+_NOT_STORY = {"affirm", "deny", "greet", "cancel", "thank", "goodbye"}
 
 
-class ActionCountMisunderstanding(Action):
-    """Redirect politely the first time; after two misunderstandings in a row, offer a person."""
+class ActionResumeComplaint(Action):
+    """Carry on where the complaint was (after «نه، ادامه می‌دم», a greeting, or more words instead
+    of an answer to «لغوش کنم؟»); words written meanwhile are added to the story, never dropped.
+    The rules then ask again whatever was pending in that phase."""
 
     def name(self) -> str:
-        return "action_count_misunderstanding"
+        return "action_resume_complaint"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        count = misunderstood_in_a_row(tracker.events)
-        return [SlotSet("misunderstood", "twice" if count >= 2 else "once")]
+        phase = tracker.get_slot("phase")
+        if phase == "cancelling":
+            phase = tracker.get_slot("phase_before_cancel") or "hearing"
+        events: list[EventType] = [SlotSet("phase", phase), SlotSet("phase_before_cancel", None),
+                                   SlotSet("cancel_outcome", None)]
+        text = latest_text(tracker)
+        if text and (latest_intent(tracker) or "") not in _NOT_STORY:
+            story = append_to_story(tracker.get_slot("complaint_story"), text)
+            turns = len([line for line in story.split("\n") if line.strip()])
+            anger = max(float(tracker.get_slot("anger") or 0), float(estimate_anger(text)))
+            events += [SlotSet("complaint_story", story), SlotSet("story_turns", turns_label(turns)),
+                       SlotSet("anger", anger)]
+        return events

@@ -17,6 +17,8 @@ STORY_SLOTS = (
     "prior_ticket_number", "prior_ticket_date", "prior_ticket_status", "empathy_variant", "wish_known",
     "remedy", "remedy_text", "remedy_label", "remedy_promise", "declined_wish", "decline_reason",
     "decline_count", "alternative", "alternative_label", "alternatives_text", "resolution", "order_id",
+    "alternatives", "offer_kind", "pending_message", "pending_category", "phase_before_cancel", "deescalate",
+    "deescalated", "correction_round",
 )
 CATEGORY_BY_INTENT = {
     "complain_delivery": "delivery",
@@ -28,8 +30,10 @@ CATEGORY_BY_INTENT = {
 # When the first message is a wish ("I want my money back"), the wish hints at the topic.
 CATEGORY_BY_WISH = {
     "refund": "billing", "replacement": "product", "repair": "product", "apology": "staff",
-    "compensation": "service", "expedite": "delivery", "cancel_order": "delivery",
+    "compensation": "service", "expedite": "delivery", "cancel_order": "delivery", "follow_up": "service",
 }
+# Intents that mean "this is (part of) a complaint".
+COMPLAINT_INTENTS = frozenset({*CATEGORY_BY_INTENT, "request_resolution"})
 
 
 def latest_text(tracker: Tracker) -> str:

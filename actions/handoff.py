@@ -42,18 +42,37 @@ def handoff_reason(tracker: Tracker) -> str:
     return "misunderstood" if tracker.get_slot("misunderstood") == "twice" else "customer_request"
 
 
+def ticket_of_this_conversation(tracker: Tracker) -> str | None:
+    """The ticket this conversation is about, if any: the open ticket the customer has just added
+    to, or the one opened in this conversation. An older, unrelated ticket is never escalated just
+    because the customer asks for a person."""
+    if tracker.get_slot("phase") == "adding_to_prior":
+        return tracker.get_slot("prior_ticket_number")
+    return tracker.get_slot("ticket_number")
+
+
 class ActionHandoff(Action):
-    """Escalate the complaint in progress (opening its ticket first) or the newest open ticket."""
+    """Hand the conversation to a person, honestly.
+
+    - A complaint in progress: open its ticket and escalate it.
+    - Right after a ticket of this conversation: escalate that ticket.
+    - Nothing told yet («می‌خوام با یه آدم حرف بزنم» as the first message): open a new escalated
+      ticket, say how long a person usually takes, and ask for the story meanwhile; what the
+      customer writes next is added to that ticket (`phase: adding_to_prior`).
+    """
 
     def name(self) -> str:
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         reason = handoff_reason(tracker)
+        untold = not tracker.get_slot("complaint_story")
         try:
             number = None
-            if not tracker.get_slot("complaint_story"):
-                number = await asyncio.to_thread(escalate_open_ticket, tracker.sender_id, reason)
+            if untold and ticket_of_this_conversation(tracker):
+                number = await asyncio.to_thread(escalate_open_ticket, tracker.sender_id, reason,
+                                                 ticket_of_this_conversation(tracker))
+            waiting_for_story = untold and number is None
             if number is None:
                 number = await asyncio.to_thread(self._open_and_escalate, tracker, reason)
         except Exception:  # noqa: BLE001 - the customer is told; nothing is pretended
@@ -62,8 +81,12 @@ class ActionHandoff(Action):
         dispatcher.utter_message(json_message={"event": "handoff", "ticket_number": number, "reason": reason})
         policy = policy_or_none()
         hours = policy.first_response_hours if policy else 24
-        return [*reset_complaint(), SlotSet("ticket_number", number),
-                SlotSet("first_response_hours", to_persian_digits(str(hours))), SlotSet("handoff_outcome", "handed_over")]
+        events: list[EventType] = [*reset_complaint(), SlotSet("ticket_number", number),
+                                   SlotSet("first_response_hours", to_persian_digits(str(hours)))]
+        if waiting_for_story:
+            return events + [SlotSet("prior_ticket_number", number), SlotSet("phase", "adding_to_prior"),
+                             SlotSet("handoff_outcome", "awaiting_story")]
+        return events + [SlotSet("handoff_outcome", "handed_over")]
 
     @staticmethod
     def _open_and_escalate(tracker: Tracker, reason: str) -> str:

@@ -1,6 +1,14 @@
-"""Lead: what the customer wants, checked against what the business can promise (config/policy.yml)."""
+"""Lead: what the customer wants, checked against what the business can promise (config/policy.yml).
+
+Every answer to «what would help?» is a wish to be heard: «پیگیری کنید» and «نمی‌دونم، شما بگید»
+are recorded as a wish for follow-up, never refused. A wish is stored twice on the ticket: as the
+policy's name for it (`remedy`, a label reports can count) and in the customer's own words
+(`remedy_text`). Only when a wish is beyond policy does the bot say so, in the H.E.L.P. form, and
+offer each allowed alternative as a button.
+"""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -9,34 +17,66 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import latest_entity, latest_intent, latest_text, policy_or_none
 from hamdel.labels import OR_JOINER, quoted
-from hamdel.policy import BusinessPolicy, Decision
+from hamdel.policy import BusinessPolicy, Decision, fold
 
 MAX_QUOTE = 80
+# Stored as `remedy` when the wish names nothing in the policy, or when there is no wish at all.
+UNLISTED = "unlisted"
+NO_WISH = "no_wish"
+# Replies that only confirm a wish stated before («نه، همین» means "no, just that").
+_JUST_THAT = {"همین", "همینه", "همین بود", "همین کافیه", "همون", "همونه", "همون کافیه", "فقط همین", "اره", "آره",
+              "بله", "نه", "خیر", "درسته", "اوکی", "باشه"}
+_NOTHING = ("هیچی نمیخوام", "چیزی نمیخوام", "هیچ کاری", "هیچی لازم نیست")
+
+
+def canonical_wish(value: str | None, policy: BusinessPolicy, category: str | None) -> str | None:
+    """The policy's name for an NLU `resolution` value; raw values («عذرخواهی رسمی») are read
+    through the operator's phrases instead of being taken for an unknown wish."""
+    if not value:
+        return None
+    return value if value in policy.remedies else policy.match_wish(value, category)
+
+
+def only_confirms(text: str) -> bool:
+    words = [w for w in fold(text).replace("،", " ").replace(",", " ").split() if w not in {"فقط", "دیگه", "لطفا"}]
+    return not words or " ".join(words) in _JUST_THAT or all(w in _JUST_THAT for w in words)
 
 
 def understand_wish(*, intent: str | None, entity: str | None, text: str, stated: str | None,
-                    policy: BusinessPolicy) -> tuple[str | None, str | None]:
+                    category: str | None, policy: BusinessPolicy) -> tuple[str | None, str | None]:
     """(canonical remedy or None, the customer's words when there is no canonical remedy).
 
-    «بله، همین» confirms a wish stated earlier; «نه، هیچی» means the customer only wanted to be
-    heard, which is a complete answer, not a failure to understand.
+    Order: a remedy named now (NLU entity, then the operator's phrases) unless the customer
+    refuses it in the same breath; then a wish stated earlier, which «بله، همین» and «نه، همین»
+    both keep; «نه، هیچی» without an earlier wish means the customer only wanted to be heard.
     """
-    if entity:
-        return entity, None
-    if intent == "affirm" and stated:
-        return stated, None
-    keyword = policy.match_wish(text)
+    refused = policy.refused(text)
+    named = canonical_wish(entity, policy, category)
+    if named and named not in refused:
+        return named, None
+    keyword = policy.match_wish(text, category)
     if keyword:
         return keyword, None
-    if intent == "deny" or not text:
+    folded = fold(text)
+    if any(phrase in folded for phrase in _NOTHING):
+        return None, None
+    if stated and stated not in refused and (intent in ("affirm", "deny") or only_confirms(text)):
+        return stated, None
+    if intent in ("affirm", "deny") or only_confirms(text):
         return None, None
     return None, text
 
 
+def offer_kind(decision: Decision) -> str:
+    return "none" if not decision.alternatives else "one" if len(decision.alternatives) == 1 else "several"
+
+
 def decision_events(decision: Decision, *, wish_words: str | None, policy: BusinessPolicy) -> list[EventType]:
+    """Slots for the decision; `remedy_text` keeps the customer's words in every case."""
     if decision.allowed and decision.remedy:
         return [
             SlotSet("remedy", decision.remedy.name),
+            SlotSet("remedy_text", wish_words),
             SlotSet("remedy_label", decision.remedy.label),
             SlotSet("remedy_promise", decision.remedy.promise),
             SlotSet("remedy_decision", "allowed"),
@@ -44,16 +84,32 @@ def decision_events(decision: Decision, *, wish_words: str | None, policy: Busin
     declined = decision.remedy.label if decision.remedy else (wish_words or "")[:MAX_QUOTE]
     first = decision.alternatives[0] if decision.alternatives else None
     return [
-        SlotSet("remedy", decision.remedy.name if decision.remedy else None),
+        SlotSet("remedy", decision.remedy.name if decision.remedy else UNLISTED),
         SlotSet("remedy_text", wish_words),
         SlotSet("declined_wish", declined),
         SlotSet("decline_reason", decision.reason),
         SlotSet("alternatives_text", OR_JOINER.join(quoted(a.label) for a in decision.alternatives) or None),
+        SlotSet("alternatives", [a.name for a in decision.alternatives]),
         SlotSet("alternative", first.name if first else None),
         SlotSet("alternative_label", first.label if first else None),
+        SlotSet("offer_kind", offer_kind(decision)),
         SlotSet("remedy_decision", "declined"),
         SlotSet("phase", "choosing"),
     ]
+
+
+def alternative_payload(name: str) -> str:
+    """The button payload that chooses an alternative: the wish as if the customer had named it."""
+    return "/request_resolution" + json.dumps({"resolution": name}, separators=(",", ":"))
+
+
+def alternative_buttons(alternatives: list[str], policy: BusinessPolicy) -> list[dict[str, str]]:
+    """One button per allowed alternative, then the customer's own wish (recorded for a person)."""
+    buttons = [{"title": policy.remedies[name].label, "payload": alternative_payload(name)}
+               for name in alternatives if name in policy.remedies]
+    if buttons:
+        return [*buttons, {"title": policy.keep_wish_button, "payload": "/deny"}]
+    return [{"title": policy.record_wish_button, "payload": "/affirm"}]
 
 
 class ActionEvaluateRemedy(Action):
@@ -68,15 +124,38 @@ class ActionEvaluateRemedy(Action):
         if policy is None:  # no policy readable: promise nothing, record the words for a person
             return [SlotSet("remedy_text", text or None), SlotSet("remedy_label", text[:MAX_QUOTE] or None),
                     SlotSet("remedy_promise", None), SlotSet("remedy_decision", "none")]
+        category = tracker.get_slot("complaint_category")
+        stated = canonical_wish(tracker.get_slot("resolution"), policy, category)
         wish, words = understand_wish(
             intent=latest_intent(tracker), entity=latest_entity(tracker, "resolution"), text=text,
-            stated=tracker.get_slot("resolution"), policy=policy,
+            stated=stated, category=category, policy=policy,
         )
+        # The customer's own words for the wish: this message, or the one that stated it earlier.
+        said = words or (text if text and not only_confirms(text) else None) or tracker.get_slot("remedy_text")
         if wish is None and words is None:
-            return [SlotSet("remedy", None), SlotSet("remedy_label", policy.no_wish_label),
+            return [SlotSet("remedy", NO_WISH), SlotSet("remedy_text", said),
+                    SlotSet("remedy_label", policy.no_wish_label),
                     SlotSet("remedy_promise", policy.no_wish_promise), SlotSet("remedy_decision", "none")]
-        decision = policy.decide(wish, tracker.get_slot("complaint_category"))
-        return decision_events(decision, wish_words=words, policy=policy)
+        decision = policy.decide(wish, category)
+        return decision_events(decision, wish_words=said, policy=policy)
+
+
+class ActionOfferAlternatives(Action):
+    """Say the polite «no, but» (utter_remedy_declined) with one button per allowed alternative.
+
+    The buttons depend on the policy and the category, so they are added here; their titles are
+    the operator's labels from config/policy.yml, the sentence is in domain.yml.
+    """
+
+    def name(self) -> str:
+        return "action_offer_alternatives"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        policy = policy_or_none()
+        names = list(tracker.get_slot("alternatives") or [])
+        buttons = alternative_buttons(names, policy) if policy else []
+        dispatcher.utter_message(response="utter_remedy_declined", buttons=buttons)
+        return []
 
 
 class ActionAcceptAlternative(Action):

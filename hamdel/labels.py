@@ -27,3 +27,22 @@ HANDOFF_ONLY_STORY = "مشتری پیش از تعریف ماجرا درخواس�
 
 def quoted(text: str) -> str:
     return f"«{text}»"
+
+# What happens next to a ticket in each status, with when — a status answer is never a bare label.
+# `{when}` is a Jalali date and time («یکشنبه ۲ آذر ۱۴۰۵، ساعت ۱۴:۳۰»), `{hours}` Persian digits.
+STATUS_NEXT_STEP: dict[str, str] = {
+    TicketStatus.OPEN.value: "همکارم داره بررسیش می‌کنه و تا {when} نتیجه رو بهتون خبر می‌دیم.",
+    TicketStatus.ESCALATED.value: "دست یکی از همکارانمه و خودش همین‌جا بهتون پیام می‌ده؛ معمولاً تا {hours} ساعت کاری.",
+    TicketStatus.RESOLVED.value: "اگه هنوز مشکلی مونده، همین‌جا بگید تا دوباره بررسیش کنیم.",
+    TicketStatus.CLOSED.value: "اگه باز هم کمکی لازم بود، همین‌جا بنویسید.",
+}
+# An open ticket with no follow-up scheduled (should not happen; said honestly if it does).
+STATUS_WHEN_UNKNOWN = "به‌زودی"
+# One line per ticket: it starts with Persian so Telegram lays it out right to left, and the code is
+# isolated (U+2068 … U+2069) so its Latin letters and digits do not flip the line.
+STATUS_LINE = "• پرونده‌ی {number} ({category}، ثبت‌شده در {date}): {status}؛ {next_step}"
+
+
+def isolated(code: str) -> str:
+    """A ticket code or command inside a right-to-left line, isolated so the line stays RTL."""
+    return f"\u2068{code}\u2069"

@@ -3,9 +3,17 @@
 Lead and Provide in H.E.L.P. depend on it: the bot promises only what the file allows (seed 000:
 «مراقب باشیم که خارج از توان و مسئولیت خود به مشتری وعده ندهیم»). The file is read on every call
 so an operator's edit takes effect without a restart; it is small, so this costs microseconds.
+
+Reading a wish is deliberately simple and predictable, because the operator edits the phrases:
+- a phrase counts only in a clause that does not refuse it («عذرخواهی نمی‌خوام، پولمو می‌خوام» is a
+  refund, not an apology);
+- a phrase may be limited to some complaint categories (`keyword_categories`): «زودتر» is «ارسال
+  فوری» about a parcel, but «زودتر جواب بدید» about support is a wish for follow-up;
+- the longest matching phrase wins, so «خسارت نقدی» is cash compensation, not «خسارت».
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +21,21 @@ from typing import Any
 import yaml
 
 from hamdel.settings import get_settings
+
+_ZWNJ = "\u200c"
+# Clause boundaries: punctuation and the words that turn a sentence around («ولی», «اما», «بلکه»).
+# One character class and fixed words: linear on any input.
+_CLAUSE_SPLIT = re.compile(r"[،,.;؛!?؟\n]+|\s(?:ولی|اما|بلکه|فقط)\s")
+# Refusals that follow what is refused («عذرخواهی نمی‌خوام»), folded (no half-spaces).
+_REFUSALS_AFTER = ("نمیخوام", "نمیخواهم", "نمیخوایم", "نمیخواد", "نخواستم", "نمیخواستم", "لازم نیست",
+                   "لازم ندارم", "نیازی نیست", "نمیخوامش")
+# Refusals that come before («نه عذرخواهی»).
+_REFUSALS_BEFORE = ("نه", "نمیخوام", "بدون")
+
+
+def fold(text: str) -> str:
+    """Text as phrases are compared: no half-spaces, single spaces («می‌خوام» = «میخوام»)."""
+    return " ".join(text.replace(_ZWNJ, "").split())
 
 
 @dataclass(frozen=True)
@@ -25,9 +48,14 @@ class Remedy:
     categories: tuple[str, ...] = ()
     alternatives: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    keyword_categories: tuple[str, ...] = ()
 
     def applies_to(self, category: str | None) -> bool:
         return self.allowed and (not self.categories or category in self.categories)
+
+    def named_in(self, category: str | None) -> bool:
+        """Whether this remedy's phrases mean it in a complaint of this category."""
+        return not self.keyword_categories or category is None or category in self.keyword_categories
 
 
 @dataclass(frozen=True)
@@ -41,6 +69,30 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class WishMention:
+    remedy: str
+    phrase: str
+    refused: bool
+
+
+def _clauses(text: str) -> list[str]:
+    return [c.strip() for c in _CLAUSE_SPLIT.split(f" {fold(text)} ") if c and c.strip()]
+
+
+def _refused(clause: str, start: int, end: int, next_start: int) -> bool:
+    """A phrase is refused by «نه» just before it, or by a refusal after it in its own clause
+    (before the next phrase)."""
+    before = clause[:start].split()
+    if before and before[-1] in _REFUSALS_BEFORE:
+        return True
+    after = clause[end:next_start].split()
+    if after[:1] == ["نه"] and next_start == len(clause):  # «عذرخواهی نه»
+        return True
+    return any(word in _REFUSALS_AFTER or word.startswith("نمیخوام") for word in after) or \
+        any(phrase in " ".join(after) for phrase in _REFUSALS_AFTER if " " in phrase)
+
+
+@dataclass(frozen=True)
 class BusinessPolicy:
     business_name: str
     remedies: dict[str, Remedy]
@@ -50,12 +102,45 @@ class BusinessPolicy:
     no_wish_label: str
     no_wish_promise: str
     first_response_hours: int
+    not_for_category_reason: str = "«{label}» برای این جور مشکل‌ها در اختیار ما نیست"
+    keep_wish_button: str = "نه، فقط خواسته‌ی خودم ثبت بشه"
+    record_wish_button: str = "بله، ثبت کنید"
 
-    def match_wish(self, text: str) -> str | None:
-        """A remedy named by the operator's key phrases (the longest matching phrase wins, so
-        «خسارت نقدی» is cash compensation, not «خسارت»)."""
-        matches = [(len(k), r.name) for r in self.remedies.values() for k in r.keywords if k in text]
-        return max(matches)[1] if matches else None
+    def mentions(self, text: str, category: str | None = None) -> list[WishMention]:
+        """Every remedy phrase in the text (longest phrase first where they overlap), with whether
+        the customer refused it."""
+        found: list[WishMention] = []
+        for clause in _clauses(text):
+            hits: list[tuple[int, int, str, str]] = []
+            for remedy in self.remedies.values():
+                if not remedy.named_in(category):
+                    continue
+                for phrase in remedy.keywords:
+                    folded = fold(phrase)
+                    at = clause.find(folded) if folded else -1
+                    if at >= 0:
+                        hits.append((at, at + len(folded), remedy.name, phrase))
+            # Keep the longest of overlapping phrases: «خسارت نقدی» hides «خسارت».
+            hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
+            kept: list[tuple[int, int, str, str]] = []
+            for hit in sorted(hits, key=lambda h: -(h[1] - h[0])):
+                if all(hit[1] <= k[0] or hit[0] >= k[1] for k in kept):
+                    kept.append(hit)
+            kept.sort()
+            for i, (start, end, name, phrase) in enumerate(kept):
+                next_start = kept[i + 1][0] if i + 1 < len(kept) else len(clause)
+                found.append(WishMention(name, phrase, _refused(clause, start, end, next_start)))
+        return found
+
+    def match_wish(self, text: str, category: str | None = None) -> str | None:
+        """The remedy the customer asks for: the longest phrase that is not refused."""
+        wanted = [m for m in self.mentions(text, category) if not m.refused]
+        return max(wanted, key=lambda m: len(fold(m.phrase))).remedy if wanted else None
+
+    def refused(self, text: str) -> set[str]:
+        """Remedies the customer explicitly does not want, and never asks for in the same text."""
+        mentions = self.mentions(text)
+        return {m.remedy for m in mentions if m.refused} - {m.remedy for m in mentions if not m.refused}
 
     def decide(self, wish: str | None, category: str | None) -> Decision:
         """Decide whether the customer's wish (a canonical remedy or None for free text) is possible."""
@@ -67,10 +152,11 @@ class BusinessPolicy:
         elif not remedy.allowed:
             reason, names = remedy.reason, remedy.alternatives
         else:  # allowed in general, but not for this kind of complaint
-            reason = f"«{remedy.label}» برای این نوع مشکل در اختیار ما نیست"
+            reason = self.not_for_category_reason.format(label=remedy.label)
             names = remedy.alternatives or self.unlisted_alternatives
         alternatives = tuple(
-            self.remedies[n] for n in names if n in self.remedies and self.remedies[n].applies_to(category)
+            self.remedies[n] for n in dict.fromkeys(names)
+            if n in self.remedies and self.remedies[n].applies_to(category) and n != (wish or "")
         )
         return Decision(allowed=False, remedy=remedy, reason=reason, alternatives=alternatives)
 
@@ -85,6 +171,7 @@ def _remedy(name: str, raw: dict[str, Any]) -> Remedy:
         categories=tuple(raw.get("categories") or ()),
         alternatives=tuple(raw.get("alternatives") or ()),
         keywords=tuple(raw.get("keywords") or ()),
+        keyword_categories=tuple(raw.get("keyword_categories") or ()),
     )
 
 
@@ -99,8 +186,16 @@ def load_policy(path: Path | None = None) -> BusinessPolicy:
             raise ValueError(f"policy: remedy {remedy.name} names unknown alternatives {unknown}")
         if remedy.allowed and not remedy.promise:
             raise ValueError(f"policy: allowed remedy {remedy.name} needs a `promise` text")
+        if not remedy.allowed and not remedy.reason:
+            raise ValueError(f"policy: remedy {remedy.name} is not allowed, so it needs a `reason` text")
     unlisted = raw.get("unlisted_wish") or {}
     no_wish = raw.get("no_wish") or {}
+    unknown = [a for a in unlisted.get("alternatives") or () if a not in remedies]
+    if unknown:
+        raise ValueError(f"policy: unlisted_wish names unknown alternatives {unknown}")
+    extra = {key: str(source[key]) for key, source in (("not_for_category_reason", raw),
+                                                       ("keep_wish_button", unlisted),
+                                                       ("record_wish_button", unlisted)) if source.get(key)}
     return BusinessPolicy(
         business_name=str(raw.get("business_name", "")),
         remedies=remedies,
@@ -110,4 +205,5 @@ def load_policy(path: Path | None = None) -> BusinessPolicy:
         no_wish_label=str(no_wish.get("label", "")),
         no_wish_promise=str(no_wish.get("promise", "")),
         first_response_hours=int(raw.get("first_response_hours", 24)),
+        **extra,
     )

@@ -1,71 +1,155 @@
-"""Lead: the wish is recorded, and only what config/policy.yml allows is promised."""
+"""Lead: every answer to «what would help?» is heard; only what config/policy.yml allows is promised.
+
+Each example from issue 9 ("Why") is its own test; the events an action returns are compared whole.
+"""
 from __future__ import annotations
 
 from typing import Any
 
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.remedies import ActionAcceptAlternative, ActionEvaluateRemedy, ActionKeepWishForReview
+from actions.remedies import (
+    ActionAcceptAlternative,
+    ActionEvaluateRemedy,
+    ActionKeepWishForReview,
+    ActionOfferAlternatives,
+)
 from hamdel.persian import normalize
 from hamdel.policy import load_policy
-from tests.actions.conftest import make_tracker, slots_from
+from tests.actions.conftest import make_tracker
+
+POLICY = load_policy()
 
 
-async def evaluate(text: str, intent: str, *, entity: str | None = None, **slots: Any) -> dict[str, Any]:
+async def evaluate(text: str, intent: str = "request_resolution", *, entity: str | None = None,
+                   category: str = "delivery", **slots: Any) -> list[dict[str, Any]]:
     entities = [{"entity": "resolution", "value": entity, "start": 0, "end": 1}] if entity else []
-    tracker = make_tracker(text, intent, entities=entities, slots={"complaint_category": "delivery", **slots})
-    return slots_from(await ActionEvaluateRemedy().run(CollectingDispatcher(), tracker, {}))
+    tracker = make_tracker(text, intent, entities=entities, slots={"complaint_category": category, **slots})
+    return await ActionEvaluateRemedy().run(CollectingDispatcher(), tracker, {})
+
+
+def granted(remedy: str, words: str | None) -> list[dict[str, Any]]:
+    chosen = POLICY.remedies[remedy]
+    return [SlotSet("remedy", remedy), SlotSet("remedy_text", words), SlotSet("remedy_label", chosen.label),
+            SlotSet("remedy_promise", chosen.promise), SlotSet("remedy_decision", "allowed")]
 
 
 async def test_a_refund_is_within_policy_and_its_promise_is_the_operators_words() -> None:
-    slots = await evaluate("پولمو پس بدید", "request_resolution", entity="refund")
-    assert slots["remedy_decision"] == "allowed"
-    assert slots["remedy"] == "refund"
-    assert slots["remedy_promise"] == load_policy().remedies["refund"].promise
+    assert await evaluate("پولمو پس بدید", entity="refund") == granted("refund", "پولمو پس بدید")
+
+
+async def test_please_follow_it_up_is_a_wish_to_be_heard_not_refused() -> None:
+    assert await evaluate("لطفا پیگیری کنید", "request_resolution") == granted("follow_up", "لطفا پیگیری کنید")
+
+
+async def test_just_have_it_dealt_with_is_recorded_as_follow_up() -> None:
+    assert await evaluate("فقط رسیدگی بشه", "out_of_scope", category="service") == \
+        granted("follow_up", "فقط رسیدگی بشه")
+
+
+async def test_i_dont_know_you_tell_me_is_recorded_not_refused() -> None:
+    text = normalize("نمیدونم، شما بگید")
+    assert await evaluate(text, "nlu_fallback", category="product") == granted("follow_up", text)
+
+
+async def test_an_allowed_wish_is_granted_not_refused_then_offered() -> None:
+    text = "میخوام یه عذرخواهی رسمی بشنوم"
+    assert await evaluate(text, category="staff") == granted("apology", text)
+    # The NLU sometimes returns the raw words as the entity value; they are read, not declined.
+    assert await evaluate(text, entity="عذرخواهی رسمی", category="staff") == granted("apology", text)
+
+
+async def test_no_just_that_keeps_the_wish_stated_earlier() -> None:
+    events = await evaluate("نه، همین", "deny", resolution="refund", remedy_text="پولمو میخوام")
+    assert events == granted("refund", "پولمو میخوام")
 
 
 async def test_yes_confirms_the_wish_stated_earlier() -> None:
-    slots = await evaluate("بله، همین", "affirm", resolution="expedite")
-    assert (slots["remedy_decision"], slots["remedy"]) == ("allowed", "expedite")
+    assert await evaluate("/affirm", "affirm", resolution="expedite") == granted("expedite", None)
 
 
-async def test_cash_compensation_is_declined_with_what_we_can_do_instead() -> None:
-    slots = await evaluate("من خسارت نقدی می‌خوام", "request_resolution")
-    assert slots["remedy_decision"] == "declined"
-    assert slots["phase"] == "choosing"
-    assert slots["decline_reason"] == "پرداخت خسارت نقدی در اختیار من و همکارانم نیست"
-    assert slots["alternative"] == "compensation"
-    assert slots["alternatives_text"] == "«جبران خسارت» یا «عذرخواهی رسمی»"
+async def test_a_refused_remedy_is_not_taken_for_the_wish() -> None:
+    text = normalize("عذرخواهی نمی‌خوام، پولمو میخوام")
+    # Even when the NLU marks «عذرخواهی» as the wish, the customer said they do not want it.
+    assert await evaluate(text, entity="apology", category="billing") == granted("refund", text)
 
 
-async def test_a_wish_outside_the_list_is_quoted_back_not_promised() -> None:
-    slots = await evaluate("می‌خوام مدیرتون شخصاً زنگ بزنه", "request_resolution")
-    assert slots["remedy_decision"] == "declined"
-    assert slots["declined_wish"] == normalize("می‌خوام مدیرتون شخصاً زنگ بزنه")
+async def test_sooner_means_a_reply_for_service_and_shipping_for_a_parcel() -> None:
+    assert (await evaluate("زودتر جواب بدید", category="service"))[0] == SlotSet("remedy", "follow_up")
+    assert (await evaluate("زودتر بفرستید", category="delivery"))[0] == SlotSet("remedy", "expedite")
 
 
-async def test_a_remedy_not_offered_for_this_kind_of_complaint_is_declined() -> None:
-    slots = await evaluate("تعمیرش کنید", "request_resolution", entity="repair", complaint_category="staff")
-    assert slots["remedy_decision"] == "declined"
+async def test_cash_compensation_is_declined_with_each_alternative_offered() -> None:
+    events = await evaluate("من خسارت نقدی می‌خوام", category="billing")
+    assert events == [
+        SlotSet("remedy", "cash_compensation"),
+        SlotSet("remedy_text", "من خسارت نقدی می‌خوام"),
+        SlotSet("declined_wish", "پرداخت خسارت نقدی"),
+        SlotSet("decline_reason", "پرداخت خسارت نقدی در اختیار من و همکارانم نیست"),
+        SlotSet("alternatives_text", "«جبران خسارت» یا «عذرخواهی رسمی»"),
+        SlotSet("alternatives", ["compensation", "apology"]),
+        SlotSet("alternative", "compensation"),
+        SlotSet("alternative_label", "جبران خسارت"),
+        SlotSet("offer_kind", "several"),
+        SlotSet("remedy_decision", "declined"),
+        SlotSet("phase", "choosing"),
+    ]
 
 
-async def test_no_wish_means_the_customer_wanted_to_be_heard() -> None:
-    slots = await evaluate("نه، هیچی. فقط خواستم بدونید", "deny")
-    assert slots["remedy_decision"] == "none"
-    assert slots["remedy_promise"] == load_policy().no_wish_promise
+async def test_every_alternative_is_a_button_and_so_is_keeping_the_own_wish() -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker("خسارت نقدی", "request_resolution", slots={"alternatives": ["compensation", "apology"]})
+    assert await ActionOfferAlternatives().run(dispatcher, tracker, {}) == []
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_remedy_declined"
+    assert message["buttons"] == [
+        {"title": "جبران خسارت", "payload": '/request_resolution{"resolution":"compensation"}'},
+        {"title": "عذرخواهی رسمی", "payload": '/request_resolution{"resolution":"apology"}'},
+        {"title": "نه، فقط خواسته‌ی خودم ثبت بشه", "payload": "/deny"},
+    ]
+
+
+async def test_pressing_an_alternatives_button_grants_it_and_keeps_the_customers_words() -> None:
+    events = await evaluate('/request_resolution{"resolution":"compensation"}', entity="compensation",
+                            category="billing", phase="choosing", remedy_text="من خسارت نقدی می‌خوام")
+    assert events == granted("compensation", "من خسارت نقدی می‌خوام")
+
+
+async def test_a_wish_outside_the_list_is_recorded_in_the_customers_words_not_promised() -> None:
+    text = normalize("می‌خوام مدیرتون شخصاً زنگ بزنه")
+    events = await evaluate(text, category="staff")
+    assert events[:4] == [SlotSet("remedy", "unlisted"), SlotSet("remedy_text", text),
+                          SlotSet("declined_wish", text), SlotSet("decline_reason", POLICY.unlisted_reason)]
+    assert SlotSet("alternatives", ["apology", "compensation"]) in events
+
+
+async def test_a_remedy_not_offered_for_this_kind_of_complaint_is_declined_without_offering_itself() -> None:
+    events = await evaluate("تعمیرش کنید", entity="repair", category="staff")
+    assert SlotSet("decline_reason", "«تعمیر» برای این جور مشکل‌ها در اختیار ما نیست") in events
+    assert SlotSet("alternatives", ["apology", "compensation"]) in events
+
+
+async def test_nothing_means_the_customer_wanted_to_be_heard() -> None:
+    events = await evaluate("نه، هیچی. فقط خواستم بدونید", "deny")
+    assert events == [SlotSet("remedy", "no_wish"), SlotSet("remedy_text", "نه، هیچی. فقط خواستم بدونید"),
+                      SlotSet("remedy_label", POLICY.no_wish_label), SlotSet("remedy_promise", POLICY.no_wish_promise),
+                      SlotSet("remedy_decision", "none")]
 
 
 async def test_taking_the_alternative_promises_it() -> None:
-    tracker = make_tracker("بله", "affirm", slots={"alternative": "compensation"})
-    slots = slots_from(await ActionAcceptAlternative().run(CollectingDispatcher(), tracker, {}))
-    assert (slots["remedy"], slots["remedy_decision"]) == ("compensation", "allowed")
+    tracker = make_tracker("/affirm", "affirm", slots={"alternative": "compensation"})
+    events = await ActionAcceptAlternative().run(CollectingDispatcher(), tracker, {})
+    chosen = POLICY.remedies["compensation"]
+    assert events == [SlotSet("remedy", "compensation"), SlotSet("remedy_label", chosen.label),
+                      SlotSet("remedy_promise", chosen.promise), SlotSet("remedy_decision", "allowed")]
 
 
 async def test_keeping_the_original_wish_records_it_and_promises_only_a_review() -> None:
-    tracker = make_tracker("نه", "deny", slots={"declined_wish": "پرداخت خسارت نقدی"})
-    slots = slots_from(await ActionKeepWishForReview().run(CollectingDispatcher(), tracker, {}))
-    assert slots["remedy_label"] == "پرداخت خسارت نقدی"
-    assert slots["remedy_promise"] == load_policy().review_promise
+    tracker = make_tracker("/deny", "deny", slots={"declined_wish": "پرداخت خسارت نقدی"})
+    events = await ActionKeepWishForReview().run(CollectingDispatcher(), tracker, {})
+    assert events == [SlotSet("remedy_label", "پرداخت خسارت نقدی"), SlotSet("remedy_promise", POLICY.review_promise),
+                      SlotSet("remedy_decision", "none")]
 
 
 async def test_the_fallback_is_served_by_the_action_server_and_forgets_the_turn() -> None:
@@ -78,6 +162,5 @@ async def test_the_fallback_is_served_by_the_action_server_and_forgets_the_turn(
 
 
 async def test_a_wish_the_nlu_missed_is_still_recognised_by_the_operators_phrases() -> None:
-    slots = await evaluate("فقط پولمو پس بدید", "complain_billing")
-    assert (slots["remedy"], slots["remedy_decision"]) == ("refund", "allowed")
-    assert (await evaluate("خسارت نقدی می‌خوام", "request_resolution"))["remedy"] == "cash_compensation"
+    assert (await evaluate("فقط پولمو پس بدید", "complain_billing"))[0] == SlotSet("remedy", "refund")
+    assert (await evaluate("خسارت نقدی می‌خوام"))[0] == SlotSet("remedy", "cash_compensation")
