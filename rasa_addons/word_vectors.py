@@ -11,6 +11,13 @@ no network at load time). `build_vectors` converts the package's gensim pickle i
 is run by `scripts/build_word_vectors.py` from `scripts/setup.sh`, and lazily here as a fallback,
 both offline.
 
+With `review_sentiment: true` the sentence feature also carries PerSent's own verdict on the message
+(recommended / not recommended / no opinion: a logistic regression its author trained on thousands of
+labelled shop reviews over the same vectors), which is the "is this praise or a complaint" knowledge
+our few hundred examples cannot teach. Its weights are exported to NumPy by the same build step, so
+nothing is unpickled at run time. Sequence rows get zeros in those three columns (DIET needs one
+width for both).
+
 Lookup for a token, in order (PerSent's vocabulary is mostly hazm-stemmed words): the token as
 written → hazm's stem → hazm's lemma (present stem of a verb) → the mean of its half-space parts →
 the in-vocabulary word sharing the longest prefix of at least four letters → nothing (a zero vector,
@@ -86,7 +93,25 @@ def build_vectors(out_stem: Path, source: Optional[Path] = None) -> Tuple[Path, 
     tmp_vocab.write_text("\n".join(words[i] for i in keep) + "\n", encoding="utf-8")
     tmp_npy.replace(npy)
     tmp_vocab.replace(vocab)
+    _export_review_classifier(source.parent / "classifier.joblib", sentiment_file(out_stem))
     return npy, vocab
+
+
+def sentiment_file(stem: Path) -> Path:
+    return stem.parent / f"{stem.name}-sentiment.npz"
+
+
+def _export_review_classifier(source: Path, target: Path) -> None:
+    """PerSent's recommendation classifier (multinomial logistic regression over the mean vector)
+    as two arrays: softmax(coef · v + intercept) is exactly its predict_proba."""
+    import joblib
+
+    classifier = joblib.load(source)
+    tmp = target.with_name(target.name + ".tmp.npz")
+    np.savez(tmp, coef=np.asarray(classifier.coef_, dtype=np.float32),
+             intercept=np.asarray(classifier.intercept_, dtype=np.float32),
+             classes=np.array(["not_recommended", "recommended", "no_idea"]))
+    tmp.replace(target)
 
 
 class WordVectors:
@@ -97,19 +122,41 @@ class WordVectors:
         self.index: Dict[str, int] = {w: i for i, w in enumerate(words)}
         self.sorted_words = sorted(self.index)
         self.dim = int(matrix.shape[1])
-        from hazm import Lemmatizer, Stemmer
+        from hazm import Lemmatizer, Stemmer, stopwords_list
 
         self._stemmer, self._lemmatizer = Stemmer(), Lemmatizer()
+        self._stopwords = frozenset(stopwords_list())
+        self.sentiment_coef: Optional[np.ndarray] = None
+        self.sentiment_intercept: Optional[np.ndarray] = None
+
+    def review_sentiment(self, words: List[str]) -> np.ndarray:
+        """PerSent's probabilities (not recommended, recommended, no opinion) for a message, computed
+        the way PerSent does: stop words dropped, every other word stemmed, unknown stems as zeros."""
+        assert self.sentiment_coef is not None and self.sentiment_intercept is not None
+        rows = []
+        for word in words:
+            if word in self._stopwords or len(word) <= 1:
+                continue
+            row = self._row(self._stemmer.stem(word))
+            rows.append(np.asarray(self.matrix[row], dtype=np.float32) if row is not None else np.zeros(self.dim, np.float32))
+        mean = np.mean(rows, axis=0) if rows else np.zeros(self.dim, np.float32)
+        logits = self.sentiment_coef @ mean + self.sentiment_intercept
+        odds = np.exp(logits - logits.max())
+        return (odds / odds.sum()).astype(np.float32)
 
     @classmethod
     def load(cls, stem: Path) -> "WordVectors":
         npy, vocab = stem.with_suffix(".npy"), stem.with_suffix(".vocab")
-        if not npy.exists() or not vocab.exists():
+        if not npy.exists() or not vocab.exists() or not sentiment_file(stem).exists():
             logger.info("word vectors not built yet; converting the installed persent model (offline)")
             build_vectors(stem)
         matrix = np.load(npy, mmap_mode="r")
         words = vocab.read_text(encoding="utf-8").split("\n")[: matrix.shape[0]]
-        return cls(matrix, words)
+        table = cls(matrix, words)
+        if sentiment_file(stem).exists():
+            with np.load(sentiment_file(stem)) as arrays:
+                table.sentiment_coef, table.sentiment_intercept = arrays["coef"], arrays["intercept"]
+        return table
 
     def _row(self, word: str) -> Optional[int]:
         return self.index.get(word)
@@ -173,7 +220,8 @@ class PersianWordVectorFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {**DenseFeaturizer.get_default_config(), "vectors": DEFAULT_VECTORS, "pooling": "mean"}
+        return {**DenseFeaturizer.get_default_config(), "vectors": DEFAULT_VECTORS, "pooling": "mean",
+                "review_sentiment": False}
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
@@ -211,4 +259,8 @@ class PersianWordVectorFeaturizer(DenseFeaturizer, GraphComponent):
         found = [self.vectors.vector(w) for w in words]
         sequence = np.stack([v if v is not None else zero for v in found])
         sentence = self.aggregate_sequence_features(sequence, self._config["pooling"])
+        if self._config["review_sentiment"]:
+            verdict = self.vectors.review_sentiment(words)[np.newaxis, :]
+            sequence = np.hstack([sequence, np.zeros((len(words), verdict.shape[1]), np.float32)])
+            sentence = np.hstack([sentence, verdict])
         self.add_features_to_message(sequence, sentence, attribute, message)

@@ -192,9 +192,12 @@ class Parser:
     """Loads the model once in process and parses messages the way the Rasa server does."""
 
     def __init__(self, model: Path) -> None:
-        from rasa.core.agent import Agent
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TensorFlow, SQLAlchemy and matplotlib deprecations
+            from rasa.core.agent import Agent
 
-        self.agent = Agent.load(str(model))
+            self.agent = Agent.load(str(model))
+        warnings.simplefilter("ignore")  # importing Rasa resets the filters _quiet set
         self.loop = asyncio.new_event_loop()
         self.cache: Dict[str, Dict[str, Any]] = {}
         self.seconds: List[float] = []

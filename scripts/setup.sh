@@ -61,7 +61,7 @@ fi
 
 mkdir -p var models
 # The word-vector table the NLU pipeline memory-maps, converted offline from the pinned package.
-if [[ ! -f models/vectors/persent-w2v.npy || ! -f models/vectors/persent-w2v.vocab ]]; then
+if [[ ! -f models/vectors/persent-w2v.npy || ! -f models/vectors/persent-w2v.vocab || ! -f models/vectors/persent-w2v-sentiment.npz ]]; then
   PYTHONPATH="$PWD" TF_CPP_MIN_LOG_LEVEL=3 .venv-rasa/bin/python scripts/build_word_vectors.py 2>&1 | grep -E "^word vectors|Error" || true
   [[ -f models/vectors/persent-w2v.npy ]] || { echo "building the word vectors failed"; exit 1; }
 fi

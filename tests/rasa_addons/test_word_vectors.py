@@ -38,6 +38,14 @@ sequence, sentence = message.get_dense_features("text")
 report["sequence"], report["sentence"] = list(sequence.features.shape), list(sentence.features.shape)
 report["zero_rows"] = int((~sequence.features.any(axis=1)).sum())
 report["sentence_is_mean_of_known"] = bool(np.allclose(sentence.features[0], sequence.features[:3].mean(axis=0)))
+config = {**PersianWordVectorFeaturizer.get_default_config(), "review_sentiment": True}
+with_verdict = PersianWordVectorFeaturizer(config, "vectors_sentiment")
+praise, complaint = Message(data={"text": "عالی بود ممنون"}), Message(data={"text": "کیفیتش افتضاح بود اصلا نخرید"})
+tokenizer.process([praise, complaint])
+with_verdict.process([praise, complaint])
+report["verdict_shapes"] = [list(f.features.shape) for f in praise.get_dense_features("text")]
+report["praise_recommended"] = float(praise.get_dense_features("text")[1].features[0, -2])
+report["complaint_recommended"] = float(complaint.get_dense_features("text")[1].features[0, -2])
 print(json.dumps(report))
 """
 
@@ -80,3 +88,8 @@ def test_one_vector_per_token_and_a_sentence_mean(report: dict) -> None:
     assert report["sentence"] == [1, 100]
     assert report["zero_rows"] == 1  # the unknown word is a zero row, left out of the mean
     assert report["sentence_is_mean_of_known"]
+
+
+def test_review_sentiment_tells_praise_from_complaint(report: dict) -> None:
+    assert report["verdict_shapes"] == [[3, 103], [1, 103]]
+    assert report["praise_recommended"] > 0.5 > report["complaint_recommended"]
