@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 
 from hamdel.followup_policy import FollowUpPolicy
 from hamdel.jalali import format_jalali, format_jalali_date
@@ -198,13 +198,21 @@ def topic_opened(ticket_id: int, thread_id: int) -> TicketRef:
         return TicketRef.of(ticket)
 
 
-def reactivate(ticket_id: int) -> TicketRef:
-    """Escalated again while its topic exists: the humans own the chat again."""
+def reactivate(ticket_id: int) -> TicketRef | None:
+    """Escalated again while its topic exists: the humans own the chat again.
+
+    Conditional (only a ticket still escalated and without its humans), so two sweeps that both
+    saw it need a handoff reactivate it once; the second gets None.
+    """
     now = utcnow()
     with session_scope() as session:
+        changed = session.execute(
+            update(Ticket).where(Ticket.id == ticket_id, Ticket.human_active.is_(False),
+                                 Ticket.status == TicketStatus.ESCALATED)
+            .values(human_active=True, updated_at=now)).rowcount
+        if not changed:
+            return None
         ticket = session.get_one(Ticket, ticket_id)
-        ticket.human_active = True
-        ticket.updated_at = now
         session.add(TicketEvent(ticket=ticket, kind=TOPIC_OPENED, actor="bot",
                                 data={"thread_id": ticket.agent_topic_id, "again": True}, created_at=now))
         return TicketRef.of(ticket)

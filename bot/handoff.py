@@ -16,10 +16,11 @@ from telegram import Bot
 from telegram.error import BadRequest, TelegramError
 
 from bot import casefile, texts
-from bot.formatting import split_message
+from bot.formatting import split_message, units
 from hamdel.persian import to_persian_digits
 
 log = logging.getLogger(__name__)
+MAX_TRANSCRIPT_MESSAGES = 10  # about 38,000 characters; the whole transcript stays in the database
 
 
 class Handoff:
@@ -29,7 +30,9 @@ class Handoff:
         self.agent_chat_id = agent_chat_id
         self.first_response_hours = first_response_hours
         self.take_timeout = take_timeout
-        self._lock = asyncio.Lock()  # topics are opened one at a time: never two for one ticket
+        # One lock per ticket (never two topics for one ticket) instead of one for all: posting a
+        # long transcript for one ticket must not hold up every other chat's handoff.
+        self._locks: dict[int, asyncio.Lock] = {}
         self._warned = False
 
     async def check(self, user_id: int | None = None) -> None:
@@ -39,15 +42,20 @@ class Handoff:
                 log.warning("AGENT_CHAT_ID is not set: escalated tickets stay in the database without a topic")
                 self._warned = True
             return
-        async with self._lock:
-            for ticket_id, topic_id in await asyncio.to_thread(casefile.needing_handoff, user_id):
+        for ticket_id, topic_id in await asyncio.to_thread(casefile.needing_handoff, user_id):
+            lock = self._locks.setdefault(ticket_id, asyncio.Lock())
+            if lock.locked():
+                continue  # another task is handing this ticket over right now
+            async with lock:
                 try:
                     if topic_id:
                         await self._reopen(ticket_id, topic_id)
                     else:
                         await self._open(ticket_id)
-                except TelegramError:
-                    log.exception("could not hand ticket %d to the agents; will retry", ticket_id)
+                except TelegramError as error:
+                    log.error("could not hand ticket %d to the agents (%s); will retry", ticket_id,
+                              type(error).__name__)
+            self._locks.pop(ticket_id, None)
 
     async def _open(self, ticket_id: int) -> None:
         if not await asyncio.to_thread(casefile.claim_topic, ticket_id):
@@ -61,6 +69,10 @@ class Handoff:
         ref = await asyncio.to_thread(casefile.topic_opened, ticket_id, topic.message_thread_id)
         await self._post(ref.topic_id, card.card)
         chunks = _chunks(card.transcript)
+        if len(chunks) > MAX_TRANSCRIPT_MESSAGES:
+            left_out = len(chunks) - MAX_TRANSCRIPT_MESSAGES
+            chunks = chunks[-MAX_TRANSCRIPT_MESSAGES:]
+            await self._post(ref.topic_id, texts.TRANSCRIPT_TRIMMED.format(count=to_persian_digits(str(left_out))))
         for index, chunk in enumerate(chunks, start=1):
             title = texts.TRANSCRIPT_TITLE.format(part=to_persian_digits(str(index)),
                                                   parts=to_persian_digits(str(len(chunks))))
@@ -69,6 +81,8 @@ class Handoff:
 
     async def _reopen(self, ticket_id: int, topic_id: int) -> None:
         ref = await asyncio.to_thread(casefile.reactivate, ticket_id)
+        if ref is None:
+            return  # already handed back to the agents by another sweep
         try:
             await self.bot.reopen_forum_topic(chat_id=self.agent_chat_id, message_thread_id=topic_id)
         except BadRequest:
@@ -98,12 +112,13 @@ class Handoff:
 
 
 def _chunks(lines: list[str], limit: int = 3800) -> list[str]:
-    """Transcript lines grouped into messages under Telegram's limit (room left for the title)."""
+    """Transcript lines grouped into messages under Telegram's limit, counted in UTF-16 units
+    (room left for the title)."""
     chunks: list[str] = []
     current = ""
     for line in lines:
         for piece in split_message(line, limit):
-            if current and len(current) + 1 + len(piece) > limit:
+            if current and units(current) + 1 + units(piece) > limit:
                 chunks.append(current)
                 current = piece
             else:

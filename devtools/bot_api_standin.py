@@ -452,7 +452,7 @@ class BotApiStandIn:
             text = params.get("text")
             if not isinstance(text, str) or not text.strip():
                 raise ApiError(400, "Bad Request: message text is empty")
-            if len(text) > MAX_TEXT:
+            if len(text.encode("utf-16-le")) // 2 > MAX_TEXT:  # Telegram counts UTF-16 units
                 raise ApiError(400, "Bad Request: message is too long")
             message["text"] = text
             if params.get("entities"):
@@ -545,7 +545,7 @@ class BotApiStandIn:
             text = params.get("text")
             if not isinstance(text, str) or not text.strip():
                 raise ApiError(400, "Bad Request: message text is empty")
-            if len(text) > MAX_TEXT:
+            if len(text.encode("utf-16-le")) // 2 > MAX_TEXT:  # Telegram counts UTF-16 units
                 raise ApiError(400, "Bad Request: message is too long")
         if params.get("inline_message_id"):
             return True
