@@ -17,8 +17,9 @@ STORY_SLOTS = (
     "prior_ticket_number", "prior_ticket_date", "prior_ticket_status", "empathy_variant", "wish_known",
     "remedy", "remedy_text", "remedy_label", "remedy_promise", "declined_wish", "decline_reason",
     "decline_count", "alternative", "alternative_label", "alternatives_text", "resolution", "order_id",
-    "alternatives", "offer_kind", "pending_message", "pending_category", "phase_before_cancel", "deescalate",
-    "deescalated", "correction_round",
+    "second_alternative_label", "second_alternative_payload", "third_alternative_label",
+    "third_alternative_payload", "offer_kind", "pending_message", "pending_category", "phase_before_cancel", "deescalate",
+    "deescalated", "correction_round", "misunderstood",
 )
 CATEGORY_BY_INTENT = {
     "complain_delivery": "delivery",

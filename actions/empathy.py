@@ -29,6 +29,7 @@ _INSULTS = ("بیشعور", "احمق", "آشغال", "کلاهبردار", "د�
 _INSULT_PHRASES = ("خاک بر سر", "خاک تو سر", "لعنت به")
 # An insult is a whole word, maybe plural («دزدا», «کلاهبردارها»): «دزدیدنش» (they stole it) is not.
 _INSULT_SUFFIXES = ("", "ها", "ا", "های", "هایی", "ید", "ین")
+_INSULT_FORMS = frozenset(insult + suffix for insult in _INSULTS for suffix in _INSULT_SUFFIXES)
 _WORD = re.compile(r"[^\W\d_]+")
 _ANGRY_EMOJI = ("😡", "🤬", "😤", "💩", "👎", "😠")
 _STRETCHED = re.compile(r"(\w)\1{3,}")
@@ -48,8 +49,7 @@ def contains_insult(text: str) -> bool:
     folded = text.replace("\u200c", "")
     if any(phrase in folded for phrase in _INSULT_PHRASES):
         return True
-    insults = {insult + suffix for insult in _INSULTS for suffix in _INSULT_SUFFIXES}
-    return any(word in insults for word in _WORD.findall(folded))
+    return any(word in _INSULT_FORMS for word in _WORD.findall(folded))
 
 
 def situation_for(category: str, story: str) -> str:

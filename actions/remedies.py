@@ -3,8 +3,8 @@
 Every answer to «what would help?» is a wish to be heard: «پیگیری کنید» and «نمی‌دونم، شما بگید»
 are recorded as a wish for follow-up, never refused. A wish is stored twice on the ticket: as the
 policy's name for it (`remedy`, a label reports can count) and in the customer's own words
-(`remedy_text`). Only when a wish is beyond policy does the bot say so, in the H.E.L.P. form, and
-offer each allowed alternative as a button.
+(`remedy_text`). Only when a wish is beyond policy does the bot say so, in the H.E.L.P. form
+(utter_remedy_declined), with each allowed alternative as a button.
 """
 from __future__ import annotations
 
@@ -67,12 +67,23 @@ def understand_wish(*, intent: str | None, entity: str | None, text: str, stated
     return None, text
 
 
-def offer_kind(decision: Decision) -> str:
-    return "none" if not decision.alternatives else "one" if len(decision.alternatives) == 1 else "several"
+# At most this many alternatives are offered, each as a button (domain.yml has the variations).
+MAX_ALTERNATIVES = 3
+OFFER_KINDS = ("none", "one", "two", "three")
+_ORDINALS = ("second", "third")
+
+
+def alternative_payload(name: str) -> str:
+    """The button payload that chooses an alternative: the wish as if the customer had named it."""
+    return "/request_resolution" + json.dumps({"resolution": name}, separators=(",", ":"))
 
 
 def decision_events(decision: Decision, *, wish_words: str | None, policy: BusinessPolicy) -> list[EventType]:
-    """Slots for the decision; `remedy_text` keeps the customer's words in every case."""
+    """Slots for the decision; `remedy_text` keeps the customer's words in every case.
+
+    A declined wish fills the slots utter_remedy_declined shows: the sentence, and one button per
+    allowed alternative (the first answers «بله», the others carry the alternative as an entity).
+    """
     if decision.allowed and decision.remedy:
         return [
             SlotSet("remedy", decision.remedy.name),
@@ -82,34 +93,26 @@ def decision_events(decision: Decision, *, wish_words: str | None, policy: Busin
             SlotSet("remedy_decision", "allowed"),
         ]
     declined = decision.remedy.label if decision.remedy else (wish_words or "")[:MAX_QUOTE]
-    first = decision.alternatives[0] if decision.alternatives else None
-    return [
+    offered = decision.alternatives[:MAX_ALTERNATIVES]
+    first = offered[0] if offered else None
+    events: list[EventType] = [
         SlotSet("remedy", decision.remedy.name if decision.remedy else UNLISTED),
         SlotSet("remedy_text", wish_words),
         SlotSet("declined_wish", declined),
         SlotSet("decline_reason", decision.reason),
-        SlotSet("alternatives_text", OR_JOINER.join(quoted(a.label) for a in decision.alternatives) or None),
-        SlotSet("alternatives", [a.name for a in decision.alternatives]),
+        SlotSet("alternatives_text", OR_JOINER.join(quoted(a.label) for a in offered) or None),
         SlotSet("alternative", first.name if first else None),
         SlotSet("alternative_label", first.label if first else None),
-        SlotSet("offer_kind", offer_kind(decision)),
+    ]
+    for ordinal, index in zip(_ORDINALS, range(1, MAX_ALTERNATIVES)):
+        other = offered[index] if index < len(offered) else None
+        events += [SlotSet(f"{ordinal}_alternative_label", other.label if other else None),
+                   SlotSet(f"{ordinal}_alternative_payload", alternative_payload(other.name) if other else None)]
+    return events + [
+        SlotSet("offer_kind", OFFER_KINDS[len(offered)]),
         SlotSet("remedy_decision", "declined"),
         SlotSet("phase", "choosing"),
     ]
-
-
-def alternative_payload(name: str) -> str:
-    """The button payload that chooses an alternative: the wish as if the customer had named it."""
-    return "/request_resolution" + json.dumps({"resolution": name}, separators=(",", ":"))
-
-
-def alternative_buttons(alternatives: list[str], policy: BusinessPolicy) -> list[dict[str, str]]:
-    """One button per allowed alternative, then the customer's own wish (recorded for a person)."""
-    buttons = [{"title": policy.remedies[name].label, "payload": alternative_payload(name)}
-               for name in alternatives if name in policy.remedies]
-    if buttons:
-        return [*buttons, {"title": policy.keep_wish_button, "payload": "/deny"}]
-    return [{"title": policy.record_wish_button, "payload": "/affirm"}]
 
 
 class ActionEvaluateRemedy(Action):
@@ -138,24 +141,6 @@ class ActionEvaluateRemedy(Action):
                     SlotSet("remedy_promise", policy.no_wish_promise), SlotSet("remedy_decision", "none")]
         decision = policy.decide(wish, category)
         return decision_events(decision, wish_words=said, policy=policy)
-
-
-class ActionOfferAlternatives(Action):
-    """Say the polite «no, but» (utter_remedy_declined) with one button per allowed alternative.
-
-    The buttons depend on the policy and the category, so they are added here; their titles are
-    the operator's labels from config/policy.yml, the sentence is in domain.yml.
-    """
-
-    def name(self) -> str:
-        return "action_offer_alternatives"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        policy = policy_or_none()
-        names = list(tracker.get_slot("alternatives") or [])
-        buttons = alternative_buttons(names, policy) if policy else []
-        dispatcher.utter_message(response="utter_remedy_declined", buttons=buttons)
-        return []
 
 
 class ActionAcceptAlternative(Action):

@@ -103,23 +103,21 @@ class BusinessPolicy:
     no_wish_promise: str
     first_response_hours: int
     not_for_category_reason: str = "«{label}» برای این جور مشکل‌ها در اختیار ما نیست"
-    keep_wish_button: str = "نه، فقط خواسته‌ی خودم ثبت بشه"
-    record_wish_button: str = "بله، ثبت کنید"
 
     def mentions(self, text: str, category: str | None = None) -> list[WishMention]:
         """Every remedy phrase in the text (longest phrase first where they overlap), with whether
         the customer refused it."""
         found: list[WishMention] = []
-        for clause in _clauses(text):
+        phrases = [(fold(phrase), remedy.name, phrase) for remedy in self.remedies.values()
+                   if remedy.named_in(category) for phrase in remedy.keywords if fold(phrase)]
+        folded_text = fold(text)
+        phrases = [p for p in phrases if p[0] in folded_text]  # most texts name one or two
+        for clause in _clauses(text) if phrases else []:
             hits: list[tuple[int, int, str, str]] = []
-            for remedy in self.remedies.values():
-                if not remedy.named_in(category):
-                    continue
-                for phrase in remedy.keywords:
-                    folded = fold(phrase)
-                    at = clause.find(folded) if folded else -1
-                    if at >= 0:
-                        hits.append((at, at + len(folded), remedy.name, phrase))
+            for folded, name, phrase in phrases:
+                at = clause.find(folded)
+                if at >= 0:
+                    hits.append((at, at + len(folded), name, phrase))
             # Keep the longest of overlapping phrases: «خسارت نقدی» hides «خسارت».
             hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
             kept: list[tuple[int, int, str, str]] = []
@@ -193,9 +191,7 @@ def load_policy(path: Path | None = None) -> BusinessPolicy:
     unknown = [a for a in unlisted.get("alternatives") or () if a not in remedies]
     if unknown:
         raise ValueError(f"policy: unlisted_wish names unknown alternatives {unknown}")
-    extra = {key: str(source[key]) for key, source in (("not_for_category_reason", raw),
-                                                       ("keep_wish_button", unlisted),
-                                                       ("record_wish_button", unlisted)) if source.get(key)}
+    extra = {"not_for_category_reason": str(raw["not_for_category_reason"])} if raw.get("not_for_category_reason") else {}
     return BusinessPolicy(
         business_name=str(raw.get("business_name", "")),
         remedies=remedies,

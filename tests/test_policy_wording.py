@@ -11,7 +11,7 @@ import pytest
 import yaml
 from rasa_sdk.events import SlotSet
 
-from actions.remedies import alternative_buttons, decision_events
+from actions.remedies import alternative_payload, decision_events
 from hamdel.policy import load_policy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,12 +27,16 @@ def slots_of(events: list[dict[str, Any]]) -> dict[str, Any]:
     return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
 
 
-def variations(response: str, slots: dict[str, Any]) -> list[str]:
-    """The texts Rasa could choose for these slots (conditional variations first, as Rasa does)."""
+def chosen(response: str, slots: dict[str, Any]) -> list[dict[str, Any]]:
+    """The variations Rasa could choose for these slots (conditional ones first, as Rasa does)."""
     all_ = DOMAIN["responses"][response]
     matching = [v for v in all_ if v.get("condition") and
                 all(slots.get(c["name"]) == c["value"] for c in v["condition"])]
-    return [v["text"] for v in (matching or [v for v in all_ if not v.get("condition")])]
+    return matching or [v for v in all_ if not v.get("condition")]
+
+
+def variations(response: str, slots: dict[str, Any]) -> list[str]:
+    return [v["text"] for v in chosen(response, slots)]
 
 
 def render(template: str, slots: dict[str, Any]) -> str:
@@ -76,9 +80,13 @@ def test_the_answer_to_every_wish_reads_cleanly_in_every_category(wish: str | No
             assert "قدردانی می‌کنم، اما" in sentence and "کاری که از دستم برمیاد اینه که" in sentence
         offered = [a.name for a in decision.alternatives]
         assert all(POLICY.remedies[n].applies_to(category) and n != wish for n in offered)
-        buttons = alternative_buttons(slots["alternatives"], POLICY)
-        titles = [b["title"] for b in buttons]
-        assert titles[:len(offered)] == [POLICY.remedies[n].label for n in offered]
+        expected = [{"title": POLICY.remedies[n].label, "payload": "/affirm" if i == 0 else alternative_payload(n)}
+                    for i, n in enumerate(offered[:3])]
+        for variation in chosen("utter_remedy_declined", slots):
+            buttons = [{"title": render(b["title"], slots), "payload": render(b["payload"], slots)}
+                       for b in variation["buttons"]]
+            assert buttons[:len(expected)] == expected
+            assert all(problems(b["title"]) == [] for b in buttons)
         for sentence in rendered:
             for name, remedy in POLICY.remedies.items():
                 if f"«{remedy.label}»" in sentence and name not in offered and name != wish:
@@ -96,7 +104,7 @@ def test_every_policy_text_is_in_the_spoken_register() -> None:
         assert problems(text) == [], text
 
 
-def test_decision_events_never_leave_a_bracket_slot_empty() -> None:
+def test_a_wish_without_words_leaves_no_empty_brackets() -> None:
     events = decision_events(POLICY.decide(None, "service"), wish_words=None, policy=POLICY)
-    assert SlotSet("declined_wish", "") in events  # nothing is quoted, and the sentence does not quote it
+    assert SlotSet("declined_wish", "") in events  # nothing to quote, and the sentence does not quote it
     assert all("{declined_wish}" not in v["text"] for v in DOMAIN["responses"]["utter_remedy_declined"])

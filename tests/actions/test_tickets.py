@@ -24,6 +24,7 @@ CONFIRMED = {
     "key_words": ["4587123", "از دوشنبه", "سفارش"],
     "order_id": "4587123",
     "remedy": "expedite",
+    "remedy_text": "لطفا زودتر بفرستید",
     "remedy_promise": "سفارش شما در اولویت ارسال قرار می‌گیرد.",
     "anger": 0.0,
     "phone": "09121234567",
@@ -45,6 +46,7 @@ async def test_the_ticket_holds_the_whole_complaint(database_url: str, session: 
     assert ticket.reflection == CONFIRMED["reflection"]
     assert ticket.key_words == CONFIRMED["key_words"]
     assert (ticket.order_id, ticket.remedy_sought, ticket.channel) == ("4587123", "expedite", "telegram")
+    assert ticket.remedy_sought_text == "لطفا زودتر بفرستید"  # the wish as a label and in the customer's words
     assert ticket.status is TicketStatus.OPEN and ticket.severity is Severity.LOW
     assert ticket.received_at and ticket.acknowledged_at
     customer = session.scalars(select(Customer)).one()
