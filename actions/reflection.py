@@ -1,9 +1,10 @@
-"""Hear → reflect back: restate the complaint in the customer's own key words, in second person.
+"""Hear → reflect back: restate the complaint in the customer's own words, from the company's side.
 
 Seed 000: «پیش از رسیدن به یک راه حل، گفته‌های مشتری را تکرار و بازگو کنید». The customer must
-recognise their own words (order number, what happened, how long), so this does not paraphrase:
-it picks the informative sentences, drops greetings and shouting, and shifts person
-(سفارشم → سفارشتان، خریدم → خریدید، می‌خوام → می‌خواید).
+recognise their own words (order number, what happened, since when, what was promised), so this does
+not paraphrase: it keeps the informative sentences, drops greetings, fillers, insults and shouting,
+and shifts person with `actions.person_shift` («پولمو گرفتید» → «پولتون رو گرفتیم»), in the
+spoken-polite register of `domain.yml`. Numbers are never touched: digits are only shown in Persian.
 
 Pure functions over normalised text (hamdel.persian.normalize); no I/O.
 """
@@ -12,44 +13,59 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from hamdel.persian import to_persian_digits
+from actions.person_shift import ZWNJ, parse_verb, to_second_person
+from hamdel.persian import to_ascii_digits, to_persian_digits
 
-ZWNJ = "\u200c"
-_SENTENCE_END = re.compile(r"(?<=[.!?؟…])\s+|\n+")
-_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\u200d]+")
-_STRETCH = re.compile(r"(\w)\1{2,}")
-_BANG_RUN = re.compile(r"[!؟?]{2,}")
-_SPACES = re.compile(r"\s{2,}")
+_ARABIC_LETTERS = (("ي", "ی"), ("ك", "ک"), ("ى", "ی"), ("ة", "ه"))
+_SENTENCE_END = re.compile(r"(?<=[.!?؟…])\s+|[!?؟]+|\n+")
+_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\u200d\u2b50\u2b55\u203c\u2049]+")
+_STRETCH = re.compile(r"([^\W\d_])\1{2,}")  # letters only: «خیلیییی» shrinks, «1250000» never does
+_SHOUT = re.compile(r"[!]+|[؟?]{2,}")
+_SPACES = re.compile(r"[ \t]{2,}")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_PERSIAN = re.compile("[\u0600-\u06ff]")
 
-# Sentences (or sentence openings) that carry no fact: greetings, politeness, fillers.
+# Sentence openings that carry no fact: greetings, politeness, fillers.
 _OPENERS = (
-    "سلام", "درود", "وقت بخیر", "وقتتون بخیر", "وقت شما بخیر", "خسته نباشید", "روز بخیر",
-    "ببخشید", "با عرض سلام", "عرض ادب", "salam",
+    "با عرض سلام و احترام", "با عرض سلام", "با سلام و احترام", "با سلام", "با احترام", "سلام علیکم", "سلام وقت بخیر", "سلام", "درود", "وقت بخیر",
+    "وقتتون بخیر", "وقت شما بخیر", "خسته نباشید", "روز بخیر", "عصر بخیر", "شب بخیر", "ببخشید",
+    "عرض ادب", "ممنون", "مرسی", "salam", "slm", "خب", "ببینید", "راستش", "صادقانه بگم", "رک بگم", "راستشو بخواید", "آقا", "خانم",
 )
-_FILLERS = {"همین", "همین بود", "ممنون", "مرسی", "تشکر", "باشه", "اوکی", "خب", "آره", "نه", "بله"}
-_INSULTS = ("بی‌شعور", "بیشعور", "احمق", "آشغال", "کلاهبردار", "دزد", "گمشو", "خاک بر سر", "لعنت")
+_FILLERS = {"همین", "همین بود", "ممنون", "مرسی", "تشکر", "باشه", "اوکی", "خب", "آره", "نه", "بله",
+            "واقعا", "واقعا که", "یعنی چی", "چه وضعشه", "این چه وضعشه", "این چه وضعیه", "دستتون درد نکنه",
+            "ممنون از شما", "مرسی از شما", "آخه", "اه", "ای بابا", "بابا", "لطفا", "لطفاً",
+            "واقعا دیگه نمیدونم چی بگم", "دیگه نمیدونم چی بگم", "نمیدونم چی بگم", "واقعا نمیدونم چی بگم",
+            "این دیگه آخرشه", "دیگه شورشو درآوردید", "این چه وضعیه", "این چه وضعشه", "آخه این چه وضعشه"}
+# Insults are removed as whole words; a clause left with nothing but shouting is dropped.
+_INSULTS = {
+    "بی‌شعور", "بیشعور", "بی‌شعورا", "بیشعورا", "بی‌شعورها", "احمق", "احمقا", "احمقها", "آشغال",
+    "آشغالا", "آشغالها", "کلاهبردار", "کلاهبردارا", "کلاهبردارها", "کلاهبردارید", "کلاه‌بردار",
+    "کلاه‌بردارا", "دزد", "دزدا", "دزدها", "گمشو", "گمشید", "لعنت", "لعنتی", "لعنتیا", "عوضی",
+    "عوضیا", "عوضیها", "بی‌عرضه", "بیعرضه", "بی‌عرضه‌ها", "بیعرضه‌ها", "بی‌عرضه‌ها", "مفتخور",
+    "مفت‌خور", "مفتخورا", "نالایق", "نالایقا", "بیشرف", "بی‌شرف", "بی‌شرفا", "بیشرفا", "حرومزاده",
+    "شیاد", "شیادا", "آشغالید", "احمقید", "بیشعورید", "بی‌شعورید", "دزدید؟",
+}
+_INSULT_PHRASES = ("خیلی بدید", "خیلی بدین", "افتضاحید", "افتضاحین", "خاک بر سرتون", "خاک بر سرت", "خاک تو سرتون", "خاک تو سرت", "مرده شورتون", "گند بزنن")
+_LEADING_BUT = re.compile(r"^(?:ولی|اما|و|بعد هم|بعدش هم) ")  # the sentence it answered was left out
+_LET_ME_SAY = re.compile(r"^ب[زذ]ارید [^،,]{0,30}?بگم[،,]? ?")
+_MAY_INSULT = re.compile("|".join(re.escape(p) for p in sorted({w[:3] for w in _INSULTS} | {p[:3] for p in _INSULT_PHRASES})))
+_RHETORICAL = re.compile(r"^(?:چرا|آخه|آخر|اصلا|اصن|یعنی)\s+")
+_MODALS = {"باید", "میشه", "می‌شه", "نمیشه", "نمی‌شه", "که", "تا", "اگه", "اگر", "چرا", "کی", "وقتی"}
+_COPULAS = {"است", "هست", "نیست", "بود", "نبود"}
+_POLITE = {"لطفا", "لطفاً", "خواهشا", "خواهشاً", "لطفا،"}
 
-# Nouns customers own in complaints: "my X" becomes "your X".
+# Nouns customers own in complaints, kept as key words on the ticket.
 OWNED_NOUNS = {
     "سفارش", "پول", "بسته", "کالا", "گوشی", "حساب", "کارت", "پرداخت", "مرسوله", "شماره", "آدرس",
     "خرید", "فاکتور", "قبض", "اشتراک", "اینترنت", "سیم‌کارت", "کد", "تیکت", "شکایت", "وقت",
-    "اعصاب", "مبلغ", "کیف", "لپ‌تاپ", "لپتاپ", "یخچال", "تلویزیون", "لباس", "کفش", "ساعت",
-    "وسایل", "جنس", "محصول", "پیک", "حقوق", "موجودی", "هزینه", "درخواست", "پیام", "ماشین", "خونه",
-    "خانه", "بچه", "مادر", "پدر", "همسر", "سیم", "مودم", "شارژ", "بسته‌ی", "اطلاعات", "تماس",
+    "مبلغ", "کیف", "لپ‌تاپ", "لپتاپ", "یخچال", "تلویزیون", "لباس", "کفش", "ساعت", "محصول", "پیک",
+    "موجودی", "هزینه", "درخواست", "پیام", "مودم", "شارژ", "اطلاعات", "تماس", "پشتیبانی", "جنس",
 }
-PAST_STEMS = {
-    "خرید", "کرد", "رفت", "گرفت", "داشت", "زد", "گفت", "دید", "شد", "داد", "اومد", "آمد", "خواست",
-    "تونست", "توانست", "فرستاد", "برد", "نوشت", "پرداخت", "موند", "ماند", "کشید", "رسید", "دونست",
-    "دانست", "شنید", "خورد", "پوشید", "گذاشت", "برداشت", "سفارش داد", "تماس گرفت", "پیگیری کرد",
-    "زنگ زد", "منتظر موند", "باز کرد", "چک کرد", "ثبت کرد", "پس داد", "آورد", "آوردم", "ریخت",
-}
-# Predicates customers use about themselves: منتظرم → منتظرید
-STATE_WORDS = {"منتظر", "ناراحت", "عصبانی", "شاکی", "مطمئن", "مجبور", "خسته", "نگران", "ناراضی", "پشیمون", "کلافه"}
-_PRONOUNS = {
-    "من": "شما", "منو": "شما را", "مرا": "شما را", "منم": "شما هم", "بهم": "به شما", "ازم": "از شما",
-    "برام": "برایتان", "برایم": "برایتان", "باهام": "با شما", "خودم": "خودتان", "خودمو": "خودتان را",
-    "مال‌من": "مال شما", "ما": "ما",
-}
+
+
+_OPENER = re.compile(
+    "(?:" + "|".join(re.escape(o) for o in sorted(_OPENERS, key=len, reverse=True)) + r")(?![\w\u200c])[ ،,.!؛:]*"
+)
 
 
 @dataclass(frozen=True)
@@ -60,119 +76,206 @@ class Reflection:
     key_words: tuple[str, ...]
 
 
-_NUMBER_WORDS = r"(?:\d+|یک|یه|دو|سه|چهار|پنج|شش|هفت|هشت|نه|ده|چند|چندین)"
+_NUMBER_WORDS = r"(?<![\w\u200c])(?:\d+|یک|یه|دو|سه|چهار|پنج|شش|شیش|هفت|هشت|نه|ده|یازده|دوازده|پونزده|پانزده|بیست|سی|چند|چندین)"
 _UNITS = r"(?:روز|هفته|ماه|ساعت|سال|دقیقه)"
-_WEEKDAYS = r"(?:شنبه|یکشنبه|یک‌شنبه|دوشنبه|سه‌شنبه|سه شنبه|چهارشنبه|پنجشنبه|پنج‌شنبه|جمعه)"
+_WEEKDAYS = r"(?:شنبه|یکشنبه|یک‌شنبه|دوشنبه|سه‌شنبه|چهارشنبه|پنجشنبه|پنج‌شنبه|جمعه)"
 DURATION = re.compile(
-    rf"(?:{_NUMBER_WORDS}\s*{_UNITS}(?:\s*(?:است|ه|‌ه|ست|‌ست|پیش|گذشته|تمام))?"
-    rf"|{_NUMBER_WORDS}\s*{_UNITS}(?:ه|‌ه|ست|‌ست)"
-    rf"|از\s+(?:{_WEEKDAYS}|دیروز|پریروز|دیشب|هفته‌ی پیش|هفته پیش|ماه پیش|ماه قبل|هفته قبل|اول ماه|صبح|دیروز صبح)"
-    rf"|{_WEEKDAYS}\s+(?:گذشته|پیش|قبل))"
+    rf"(?:{_NUMBER_WORDS} {_UNITS}(?:{ZWNJ}?(?:ه|ست|است))?(?! *(?:دیگه|بعد))"
+    rf"|از (?:{_WEEKDAYS}|دیروز|پریروز|دیشب|هفته‌ی پیش|هفته پیش|ماه پیش|ماه قبل|هفته قبل|اول ماه|صبح|عید|پارسال)"
+    rf"|{_WEEKDAYS} (?:گذشته|پیش|قبل))"
 )
-ORDER_NUMBER = re.compile(r"(?<![\w-])(?:[A-Za-z]{1,3}-?)?\d{5,12}(?!\w)")
+_AMOUNT_UNIT = r"(?:تومن|تومان|ریال|هزار|میلیون|میلیارد|تومنی|تومانی|ت\b)"
+AMOUNT = re.compile(rf"(?<![\d,٬])\d[\d,٬]*(?:\.\d+)? ?{_AMOUNT_UNIT}")
+PHONE = re.compile(r"(?<!\d)(?:\+98|0098|0)9\d{9}(?!\d)")
+DATE = re.compile(r"(?<!\d)\d{2,4}[/\-]\d{1,2}[/\-]\d{1,4}(?!\d)")
+ORDER_NUMBER = re.compile(r"(?<![\w-])(?:[A-Za-z]{1,3}-?)?\d{5,12}(?![\w,٬/])")
+_NUMBERISH = re.compile(r"\d[\d,٬./\-]*")
 
 
-def clean_for_reflection(sentence: str) -> str:
-    """Drop emoji, shouting and stretched letters: reflect the facts, not the volume."""
-    sentence = _EMOJI.sub("", sentence)
-    sentence = _STRETCH.sub(r"\1", sentence)
-    sentence = _BANG_RUN.sub("", sentence)
-    sentence = sentence.replace("!", "")
-    for insult in _INSULTS:
-        sentence = sentence.replace(insult, "")
-    return _SPACES.sub(" ", sentence).strip(" ،,.؛")
+_SPLIT_NUMBER = re.compile(r"(?<=\d) ?([,٬]) ?(?=\d{3}(?!\d))|(?<=\d) ?([/:]) ?(?=\d)")
 
 
-def _strip_opener(sentence: str) -> str:
-    changed = True
-    while changed:
-        changed = False
-        for opener in _OPENERS:
-            if sentence.startswith(opener):
-                sentence = sentence[len(opener):].lstrip(" ،,.!؛:")
-                changed = True
-    return sentence
-
-
-def split_sentences(story: str) -> list[str]:
-    parts = [p.strip() for p in _SENTENCE_END.split(story) if p and p.strip()]
-    out = []
-    for part in parts:
-        part = clean_for_reflection(_strip_opener(part))
-        if part and part not in _FILLERS and len(part) > 2:
-            out.append(part)
-    return out
-
-
-def _shift_word(word: str, next_word: str | None) -> str:
-    """Shift one word from first to second person; unknown words are left exactly as written."""
-    if word in _PRONOUNS:
-        return _PRONOUNS[word]
-    # Simple past first (خرید is a noun too, but «خریدم» in a complaint is "I bought"):
-    # خریدم → خریدید، نگرفتم → نگرفتید
-    if word.endswith("م"):
-        stem = word[:-1]
-        bare = stem[1:] if stem.startswith("ن") and stem[1:] in PAST_STEMS else stem
-        if bare in PAST_STEMS:
-            return stem + "ید"
-        if stem in STATE_WORDS:
-            return stem + (ZWNJ + "اید" if stem.endswith("ی") else "ید")
-    # Possessives on known nouns, colloquial object marker included: سفارشمو → سفارشتان را
-    for suffix, replacement in (("مو", "تان را"), ("م", "تان"), (ZWNJ + "ام", ZWNJ + "تان"), (ZWNJ + "م", ZWNJ + "تان")):
-        if word.endswith(suffix):
-            stem = word[: -len(suffix)]
-            if stem in OWNED_NOUNS or stem.rstrip(ZWNJ) in OWNED_NOUNS:
-                joiner = ZWNJ if stem.endswith(("ی", "ه", "ا", "و")) and not replacement.startswith(ZWNJ) else ""
-                return stem + joiner + replacement
-    # Present tense and continuous: می‌کنم → می‌کنید، نمی‌تونم → نمی‌تونید، میخوام → میخواید
-    if re.match(rf"^(?:ن?می{ZWNJ}?|ن?میخ)", word) and word.endswith("م") and len(word) > 4:
-        return word[:-1] + "ید"
-    # Present perfect: خریده‌ام → خریده‌اید
-    if word.endswith("ه" + ZWNJ + "ام"):
-        return word[:-2] + "اید"
-    if word in {"هستم", "نیستم", "دارم", "ندارم", "شدم", "بودم", "نبودم"}:
-        return word[:-1] + "ید"
-    # "my X" where X is unknown but followed by the object marker: ساعتم رو → ساعتتان رو
-    if next_word in {"رو", "را"} and word.endswith("م") and len(word) > 3 and not word.endswith("یم"):
-        return word[:-1] + "تان"
-    return word
-
-
-def to_second_person(sentence: str) -> str:
-    words = sentence.split(" ")
-    return " ".join(_shift_word(w, words[i + 1] if i + 1 < len(words) else None) for i, w in enumerate(words))
+def rejoin_numbers(text: str) -> str:
+    """«1 , 250 , 000» → «1,250,000»، «1403 / 08 / 20» → «1403/08/20»: the normaliser's spacing splits numbers."""
+    return _SPLIT_NUMBER.sub(lambda m: m.group(1) or m.group(2), text)
 
 
 def find_durations(text: str) -> list[str]:
+    """«سه روزه»، «از دوشنبه»، «دو هفته‌ست»: since when, as written."""
     return [m.group(0).strip() for m in DURATION.finditer(text)]
 
 
+def find_amounts(text: str) -> list[str]:
+    return [m.group(0) for m in AMOUNT.finditer(text)]
+
+
 def find_order_numbers(text: str) -> list[str]:
-    return [m.group(0) for m in ORDER_NUMBER.finditer(text)]
+    """Order ids and tracking codes: 5–12 digits that are neither an amount, a phone number nor a date."""
+    taken = {i for pattern in (AMOUNT, PHONE, DATE) for m in pattern.finditer(text) for i in range(*m.span())}
+    return [m.group(0) for m in ORDER_NUMBER.finditer(text) if m.start() not in taken]
 
 
-def _score(sentence: str) -> int:
-    return 2 * bool(ORDER_NUMBER.search(sentence)) + bool(DURATION.search(sentence)) + (len(sentence) > 15)
+def numbers_in(text: str) -> list[str]:
+    """Every number as its digits (for checks: a reflection never changes one)."""
+    return [re.sub(r"\D", "", n) for n in _NUMBERISH.findall(to_ascii_digits(text))]
 
 
-def reflect_story(story: str, *, order_id: str | None = None, max_sentences: int = 3, max_chars: int = 320) -> Reflection:
+def _remove_insults(sentence: str) -> str:
+    if not _MAY_INSULT.search(sentence):
+        return sentence
+    for phrase in _INSULT_PHRASES:
+        sentence = sentence.replace(phrase, " ")
+    words = sentence.split(" ")
+    kept = [w for w in words if w.strip("،,.؛:") not in _INSULTS]
+    return " ".join(kept)
+
+
+def clean_for_reflection(sentence: str) -> str:
+    """Drop emoji, shouting, stretched letters and insults: reflect the facts, not the volume."""
+    for arabic, persian in _ARABIC_LETTERS:  # str.replace: much faster than translate on long text
+        sentence = sentence.replace(arabic, persian)
+    sentence = _EMOJI.sub(" ", sentence)
+    sentence = _STRETCH.sub(r"\1", sentence)
+    sentence = _SHOUT.sub(lambda m: ". " if "!" in m.group(0) else "؟ ", sentence)  # still ends a sentence
+    sentence = _remove_insults(sentence)
+    sentence = _SPACES.sub(" ", sentence)
+    return "\n".join(line.strip(" ،,.؛:") for line in sentence.split("\n"))
+
+
+def _strip_opener(sentence: str) -> str:
+    while True:
+        match = _OPENER.match(sentence)
+        if match is None or not match.group(0):
+            return sentence
+        sentence = sentence[match.end():]
+
+
+def split_sentences(story: str) -> list[str]:
+    """Informative sentences of the story, cleaned; greetings, fillers and bare shouting dropped."""
+    story = clean_for_reflection(story)  # once for the whole story: a 4,096-character one stays fast
+    out: list[str] = []
+    for part in _SENTENCE_END.split(story):
+        part = (part or "").strip(" ،,.؛:")
+        part = _strip_opener(_LET_ME_SAY.sub("", _strip_opener(part))).strip(" ،,.؛:")
+        if not part or part in _FILLERS or len(part) <= 2:
+            continue
+        out.append(part)
+    return out
+
+
+def _wants_us_to(clause: str) -> str:
+    """«پولمو پس بدید» is a request: said back as «می‌خواید پولتون رو پس بدیم», not as a statement."""
+    words = [w for w in clause.split(" ") if w]
+    if not words:
+        return clause
+    polite = [i for i, w in enumerate(words) if w in _POLITE]
+    if polite and 0 < polite[0] < len(words) - 1:
+        # «شماره کارتم ... هست لطفا پولو بریزید»: the request starts at «لطفا».
+        before, after = " ".join(words[: polite[0]]), " ".join(words[polite[0]:])
+        return f"{to_second_person(before)}؛ {_wants_us_to(after)}"
+    last = parse_verb(words[-1])
+    if last is None or last.past or last.ending not in ("ید", "ین") or last.prefix in ("می", "نمی"):
+        return to_second_person(clause)
+    if last.stem in {"دار", "هست", "نیست", "باش"}:
+        return to_second_person(clause)
+    for word in words[:-1]:
+        if word in _MODALS or parse_verb(word) is not None or word.endswith(("ه", "ست")) and word in _COPULAS:
+            return to_second_person(clause)  # not a bare request: «گفت شما حق ندارید شکایت کنید»
+    while words and words[0] in _POLITE:
+        words = words[1:]
+    return "می‌خواید " + to_second_person(" ".join(words))
+
+
+def _say_back(sentence: str) -> str:
+    """One sentence from the company's side; an all-Finglish sentence is quoted as written."""
+    if _LATIN_WORD.search(sentence) and not _PERSIAN.search(sentence):
+        return f"«{sentence}»"
+    sentence = _RHETORICAL.sub("", sentence).strip()
+    clauses = re.split(r"(،|؛|(?<!\d),|,(?!\d))", sentence)
+    said = "".join(part if part in ("،", ",", "؛") else _wants_us_to(part.strip()) if part.strip() else part
+                   for part in clauses)
+    said = re.sub(r"\s*(،|؛|(?<!\d),|,(?!\d))\s*", r"\1 ", said)
+    return _SPACES.sub(" ", said).strip(" ،,؛")
+
+
+_PROBLEM = re.compile(
+    r"(?<!\w)(?:نرسید|نرسیده|نیومد|نیومده|نیامد|نیاورد|نفرستاد|خراب|شکست|شکسته|کنسل|لغو|برداشت|کسر|کم شد|قطع|"
+    r"جواب|اشتباه|برنگشت|برنگشته|برنگردوند|پس ندا|معیوب|سوخت|ایراد|مشکل|دیر|تاخیر|تأخیر|توهین|داد زد|بی‌ادب|"
+    r"گم|دزدید|پاره|نشت|تقلبی|فاسد|نداد|ندادن|ندادید|نکرد|نکردن|نکردید|اضافه|دوبار|دو بار|بلاک|مسدود|"
+    r"هنوز|برخورد|پیگیری|تعویض|مرجوع|گارانتی|ضمانت|کثیف|ناقص|خالی|نصفه|تحویل|ارسال نشده|خبری نیست|خبری نشد)"
+)
+_PROMISE = re.compile(r"قول|قرار بود|گفتن|گفتید|گفت|وعده|تضمین|پیامک|اس ?ام ?اس|تماس گرفت|زنگ")
+_FEELING_ONLY = re.compile(r"اعصاب|عصبانی|خسته|ناراحت|افتضاح|مسخره|شرم|متاسف|متأسف|دیگه خرید نمی|آبرو|حیف")
+
+
+def _score(sentence: str, index: int) -> int:
+    score = 0
+    if re.search(r"\d", sentence):
+        score += 3
+    if DURATION.search(sentence):
+        score += 2
+    if _PROMISE.search(sentence):
+        score += 2
+    if _PROBLEM.search(sentence):
+        score += 2
+    if index == 0:
+        score += 1
+    if _FEELING_ONLY.search(sentence) and score <= 1:
+        score -= 2
+    return score
+
+
+def _trim(text: str, max_chars: int) -> str:
+    """Shorten at a clause boundary, never inside a word."""
+    if len(text) <= max_chars:
+        return text
+    window = text[:max_chars]
+    for mark in ("؛ ", "، ", " و ", " ولی ", " که "):
+        cut = window.rfind(mark)
+        if cut > max_chars // 2:
+            return window[:cut].rstrip(" ،؛") + "…"
+    return window.rsplit(" ", 1)[0].rstrip(" ،؛") + "…"
+
+
+def _select(sentences: list[str], max_sentences: int, max_chars: int) -> list[int]:
+    """Which sentences to keep: all when the story is short, else the core complaint in story order."""
+    if len(sentences) <= max_sentences and sum(len(s) + 2 for s in sentences) <= max_chars:
+        return list(range(len(sentences)))
+    scores = [_score(sentence, i) for i, sentence in enumerate(sentences)]
+    ranked = sorted(range(len(sentences)), key=lambda i: (scores[i], i), reverse=True)
+    chosen: list[int] = []
+    used = 0
+    for i in ranked:
+        if len(chosen) >= max_sentences:
+            break
+        if scores[i] < 1 and chosen:
+            continue
+        cost = len(sentences[i]) + 2
+        if chosen and used + cost > max_chars:
+            continue
+        chosen.append(i)
+        used += cost
+    return sorted(chosen)
+
+
+def reflect_story(story: str, *, order_id: str | None = None, max_sentences: int = 5, max_chars: int = 320) -> Reflection:
     """Build the reflection of a (normalised) story.
 
-    The newest sentences win ties, so a correction the customer added at the end replaces what it
-    corrects; facts (order number, duration) are kept even when their sentence is not chosen.
+    A correction made with `apply_correction` has already replaced what was wrong; the newest
+    sentences win ties. Facts (order number, since when) are kept even when their sentence is not.
     """
+    story = rejoin_numbers(story or "")
     sentences = split_sentences(story)
-    if not sentences:
-        sentences = [clean_for_reflection(story)] if story.strip() else []
-    ranked = sorted(range(len(sentences)), key=lambda i: (_score(sentences[i]), i), reverse=True)
-    chosen = sorted(ranked[:max_sentences])
-    # The first sentence usually names the problem; keep it unless a correction replaced it.
-    if sentences and 0 not in chosen and len(chosen) < max_sentences:
-        chosen = [0, *chosen]
-    picked = [to_second_person(sentences[i]) for i in chosen]
-    text = "؛ ".join(picked)
-    if len(text) > max_chars:
-        text = text[: max_chars].rsplit(" ", 1)[0] + "…"
+    if not sentences and story.strip():
+        fallback = clean_for_reflection(story)
+        sentences = [fallback] if fallback else []
+    chosen = _select(sentences, max_sentences, max_chars)
+    picked = [
+        _say_back(_LEADING_BUT.sub("", sentences[i]) if n == 0 or chosen[n - 1] != i - 1 else sentences[i])
+        for n, i in enumerate(chosen)
+    ]
+    text = "؛ ".join(p for p in picked if p)
+    text = _trim(text, max_chars)
 
     orders = find_order_numbers(story)
     if order_id and order_id not in orders:
@@ -181,17 +284,74 @@ def reflect_story(story: str, *, order_id: str | None = None, max_sentences: int
     if latest_order and latest_order not in text:
         text += f" (سفارش {latest_order})"
     durations = find_durations(story)
-    if durations and durations[-1] not in text:
+    if durations and not any(d in text for d in durations):
         text += f"، {durations[-1]}"
     if text and not text.endswith(("…", ".", "؟")):
         text += "."
 
     key_words: list[str] = []
-    for item in [*orders, *durations]:
+    for item in [*orders, *find_amounts(story), *durations]:
         if item not in key_words:
             key_words.append(item)
     for word in re.findall(r"[\w\u200c]+", story):
         base = word[:-1] if word.endswith("م") and word[:-1] in OWNED_NOUNS else word
+        base = base[:-2] if base.endswith("مو") and base[:-2] in OWNED_NOUNS else base
         if base in OWNED_NOUNS and base not in key_words:
             key_words.append(base)
     return Reflection(text=to_persian_digits(text), key_words=tuple(key_words[:12]))
+
+
+# ----- corrections --------------------------------------------------------------------------------
+_NEGATION_OPENERS = re.compile(r"^(?:نه|نخیر|اشتباه شد|اشتباه گفتم|ببخشید|منظورم این بود که|منظورم)[،,\s]+")
+_DURATION_CORE = re.compile(rf"{_NUMBER_WORDS} {_UNITS}")
+_WEEKDAY = re.compile(_WEEKDAYS)
+_DIGITS = re.compile(r"\d+")
+
+
+def _typed_items(text: str) -> list[tuple[str, str]]:
+    """(kind, value) pairs in order of appearance: numbers, durations, weekdays."""
+    items: list[tuple[int, str, str]] = []
+    for m in _DIGITS.finditer(text):
+        after = text[m.end(): m.end() + 8]
+        if re.match(rf" ?{_UNITS}", after):
+            continue
+        items.append((m.start(), "number", m.group(0)))
+    for m in _DURATION_CORE.finditer(text):
+        items.append((m.start(), "duration", m.group(0)))
+    for m in _WEEKDAY.finditer(text):
+        if not any(start <= m.start() < start + len(value) for start, _, value in items):
+            items.append((m.start(), "weekday", m.group(0)))
+    return [(kind, value) for _, kind, value in sorted(items)]
+
+
+def apply_correction(story: str, correction: str) -> str:
+    """Return the story with the corrected part replaced.
+
+    «نه، سه روز نه، پنج روزه» replaces the duration; «شماره سفارش 45871 نیست، 45817 ـه» replaces the
+    number. When the customer names only the right value and the story has exactly one value of that
+    kind, that one is replaced. Otherwise the correction is appended, and being newest it wins.
+    """
+    story = story or ""
+    fixed = (correction or "").strip()
+    if not fixed:
+        return story
+    items = _typed_items(fixed)
+    by_kind: dict[str, list[str]] = {}
+    for kind, value in items:
+        by_kind.setdefault(kind, []).append(value)
+    for kind, values in by_kind.items():
+        in_story = [value for k, value in _typed_items(story) if k == kind]
+        if len(values) >= 2:
+            wrong, right = values[0], values[-1]
+            if wrong != right and wrong in story:
+                return _replace_whole(story, wrong, right)
+        if len(values) == 1 and len(set(in_story)) == 1 and in_story[0] != values[0]:
+            return _replace_whole(story, in_story[0], values[0])
+    rest = _NEGATION_OPENERS.sub("", fixed).strip()
+    return f"{story}\n{rest}" if story else rest
+
+
+def _replace_whole(text: str, old: str, new: str) -> str:
+    """Replace `old` only where it stands as a whole (a number is not replaced inside a longer one)."""
+    pattern = re.compile(rf"(?<![\d\w]){re.escape(old)}(?!\d)")
+    return pattern.sub(new, text)

@@ -1,7 +1,16 @@
-"""Reflect back: the customer's own words, second person, facts kept."""
+"""Reflect back: the customer's own words, said from the company's side, facts kept exactly.
+
+Every example of issue 9's "Why" section is a test here; the corpus in `tests/listening/` checks
+the same rules over 200+ complaints.
+"""
 from __future__ import annotations
 
-from actions.reflection import reflect_story, to_second_person
+import time
+
+import pytest
+
+from actions.person_shift import parse_verb, to_second_person
+from actions.reflection import apply_correction, find_order_numbers, reflect_story
 from hamdel.persian import normalize
 
 
@@ -9,21 +18,140 @@ def reflect(story: str, **kwargs: object) -> str:
     return reflect_story(normalize(story), **kwargs).text  # type: ignore[arg-type]
 
 
-def test_order_number_what_happened_and_how_long_come_back_in_second_person() -> None:
-    text = reflect("سلام. سفارشم به شماره 4587123 از دوشنبه هنوز نرسیده!!! خیلی خسته شدم 😡")
-    assert "سفارشتان به شماره ۴۵۸۷۱۲۳ از دوشنبه هنوز نرسیده" in text
-    assert "خسته شدید" in text
-    assert "سلام" not in text and "!" not in text and "😡" not in text
+# ----- the examples of issue 9 ---------------------------------------------------------------------
+def test_an_insult_filter_never_cuts_a_word_it_only_drops_whole_insults() -> None:
+    assert reflect("بسته رو دم در گذاشتن و دزدیدنش") == "بسته رو دم در گذاشتن و دزدیدنش."
+    assert reflect("کلاهبردارا پولمو پس بدید") == "می‌خواید پولتون رو پس بدیم."
 
 
-def test_first_person_verbs_and_possessives_shift() -> None:
-    assert to_second_person("من گوشیم رو سه روز پیش خریدم و میخوام عوضش کنید") == \
-        "شما گوشی‌تان رو سه روز پیش خریدید و میخواید عوضش کنید"
-    assert to_second_person("پولمو پس بدین، دو هفته‌ست منتظرم") == "پولتان را پس بدین، دو هفته‌ست منتظرید"
+def test_the_customers_you_is_the_company_so_the_company_says_we() -> None:
+    text = reflect("پولمو گرفتید و سفارشمو کنسل کردید")
+    assert text == "پولتون رو گرفتیم و سفارشتون رو کنسل کردیم."
+    assert "گرفتید" not in text and "کردید" not in text
+
+
+def test_first_person_plural_becomes_you_without_a_doubled_suffix() -> None:
+    assert reflect("ما دو ماهه قبض اضافه میدیم") == "شما دو ماهه قبض اضافه می‌دید."
+
+
+def test_what_the_company_said_is_quoted_as_it_was_said() -> None:
+    text = reflect("پشتیبانیتون گفت پیگیری میکنیم")
+    assert text == "پشتیبانی‌مون گفت پیگیری می‌کنیم."
+    assert "یید" not in text
+
+
+def test_an_amount_keeps_every_digit_and_is_not_an_order_number() -> None:
+    reflection = reflect_story(normalize("مبلغ 1250000 تومن اضافه برداشتید"))
+    assert reflection.text == "مبلغ ۱۲۵۰۰۰۰ تومن اضافه برداشتیم."
+    assert "1250000 تومن" in reflection.key_words
+    assert find_order_numbers("مبلغ 1250000 تومن اضافه برداشتید") == []
+
+
+def test_hung_up_on_me_becomes_hung_up_on_you() -> None:
+    assert reflect("تلفن رو روم قطع کرد") == "تلفن رو روتون قطع کرد."
+
+
+def test_a_six_sentence_angry_story_keeps_what_happened_since_when_and_what_was_promised() -> None:
+    story = (
+        "سلام وقتتون بخیر. من ۱۲ آبان یه گوشی سامسونگ سفارش دادم به شماره 4587123. قرار بود سه روزه برسه. "
+        "الان دو هفته‌ست خبری نیست!!! هر بار زنگ زدم پشتیبانیتون گفت پیگیری میکنیم. "
+        "دیگه واقعا اعصابم خورد شده. کلاهبردارا 😡😡"
+    )
+    text = reflect(story)
+    assert "سفارش دادید به شماره ۴۵۸۷۱۲۳" in text  # what, and which order
+    assert "دو هفته‌ست خبری نیست" in text  # since when
+    assert "قرار بود سه روزه برسه" in text and "گفت پیگیری می‌کنیم" in text  # what was promised
+    assert "سلام" not in text and "کلاهبردار" not in text and "!" not in text and "😡" not in text
+    assert len(text) <= 330
+
+
+def test_a_correction_replaces_what_was_wrong() -> None:
+    story = "سه روزه منتظر سفارشم هستم"
+    corrected = apply_correction(story, "نه، سه روز نه، پنج روزه")
+    assert corrected == "پنج روزه منتظر سفارشم هستم"
+    assert reflect(corrected) == "پنج روزه منتظر سفارشتون هستید."
+
+
+def test_a_corrected_order_number_replaces_the_wrong_one() -> None:
+    story = "سفارشم به شماره 45871 هنوز نرسیده"
+    corrected = apply_correction(story, "شماره سفارش 45871 نیست، 45817 ـه")
+    assert "45817" in corrected and "45871" not in corrected
+    assert "۴۵۸۱۷" in reflect(corrected)
+
+
+def test_a_correction_naming_only_the_right_value_replaces_the_one_value_of_its_kind() -> None:
+    assert apply_correction("از دوشنبه منتظرم", "نه از شنبه") == "از شنبه منتظرم"
+    assert apply_correction("سفارش 123456 دیر رسید", "شمارش 123457 بود") == "سفارش 123457 دیر رسید"
+
+
+def test_a_correction_that_names_nothing_is_added_and_wins() -> None:
+    corrected = apply_correction("پیک بسته رو نیاورد", "نه، پیک اومد ولی بسته شکسته بود")
+    assert corrected == "پیک بسته رو نیاورد\nپیک اومد ولی بسته شکسته بود"
+    assert "بسته شکسته بود" in reflect(corrected)
+
+
+def test_the_spoken_register_of_the_domain_not_the_formal_one() -> None:
+    text = reflect("سفارشم را برایم نفرستادید")
+    assert text == "سفارشتون رو براتون نفرستادیم."
+    for formal in ("سفارشتان", "برایتان", " را "):
+        assert formal not in text
+
+
+# ----- person shift, word by word -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("said", "said_back"),
+    [
+        ("من گوشیم رو سه روز پیش خریدم و میخوام عوضش کنید", "شما گوشی‌تون رو سه روز پیش خریدید و می‌خواید عوضش کنیم"),
+        ("دارم میام", "دارید میاید"),
+        ("نمیتونم وارد حسابم بشم", "نمی‌تونید وارد حسابتون بشید"),
+        ("بسته‌ام هنوز نرسیده", "بسته‌تون هنوز نرسیده"),
+        ("خریده‌ام و نرسیده", "خریده‌اید و نرسیده"),
+        ("خیلی خسته‌ام", "خیلی خسته‌اید"),
+        ("ناراضیم", "ناراضی هستید"),
+        ("دو هفته‌ست منتظرم", "دو هفته‌ست منتظرید"),
+        ("پولمم رفت", "پولتون هم رفت"),
+        ("ازم پول گرفتید", "ازتون پول گرفتیم"),
+        ("بهتون زنگ زدم", "به ما زنگ زدید"),
+        ("اپلیکیشن‌تون باز نمیشه", "اپلیکیشنمون باز نمی‌شه"),
+        ("ما منتظر سفارشمونیم", "شما منتظر سفارشتون هستید"),
+        ("دو بار بردمش تعمیر", "دو بار بردیدش تعمیر"),
+        ("گفتید پولتونو برمیگردونیم", "گفتیم پولتونو برمیگردونیم"),
+        ("گفتم پولمو میخوام", "گفتید پولتون رو می‌خواید"),
+        ("میخام بزارید برم", "می‌خواید بزاریم برید"),
+        ("۲ روزه منتظرم ک بیاد ب دستم", "۲ روزه منتظرید که بیاد به دستتون"),
+        ("قرار بود پولمو برگردونید", "قرار بود پولتون رو برگردونیم"),
+        ("بازم ازم پول کشیدید", "بازم ازتون پول کشیدیم"),
+        ("ثبت نام کردم", "ثبت‌نام کردید"),
+    ],
+)
+def test_first_person_becomes_second_and_the_customers_you_becomes_we(said: str, said_back: str) -> None:
+    assert to_second_person(normalize(said)) == normalize(said_back)
 
 
 def test_third_person_and_unknown_words_are_left_alone() -> None:
-    assert to_second_person("پیک خیلی بد برخورد کرد و صفحه‌اش خط داره") == "پیک خیلی بد برخورد کرد و صفحه‌اش خط داره"
+    for sentence in ("پیک خیلی بد برخورد کرد و صفحه‌اش خط داره", "پیک نیومد", "بسته رو فرستادن", "مردم رو مسخره کرد"):
+        assert to_second_person(sentence) == sentence
+
+
+def test_a_verb_is_split_into_prefix_stem_and_ending() -> None:
+    verb = parse_verb("میدیم")
+    assert verb is not None and (verb.prefix, verb.stem, verb.ending) == ("می", "د", "یم")
+    stole_it = parse_verb("دزدیدنش")  # they stole it: third person, said back as it was written
+    assert stole_it is not None and (stole_it.stem, stole_it.ending, stole_it.clitic) == ("دزدید", "ن", "ش")
+    assert to_second_person("دزدیدنش") == "دزدیدنش"
+    assert parse_verb("سفارش") is None
+
+
+# ----- facts, shorthand, noise ---------------------------------------------------------------------
+def test_order_number_what_happened_and_how_long_come_back() -> None:
+    text = reflect("سلام. سفارشم به شماره 4587123 از دوشنبه هنوز نرسیده!!! خیلی خسته شدم 😡")
+    assert text == "سفارشتون به شماره ۴۵۸۷۱۲۳ از دوشنبه هنوز نرسیده؛ خیلی خسته شدید."
+
+
+def test_numbers_keep_every_digit_phone_numbers_dates_and_grouped_amounts_included() -> None:
+    text = reflect("من 1,250,000 تومان پرداخت کردم، تاریخ 1403/08/20 و شمارم 09121234567 هست")
+    assert "۱,۲۵۰,۰۰۰ تومان" in text and "۱۴۰۳/۰۸/۲۰" in text and "۰۹۱۲۱۲۳۴۵۶۷" in text
+    assert find_order_numbers(normalize("شمارم 09121234567 هست، تاریخ 1403/08/20")) == []
 
 
 def test_a_correction_at_the_end_is_what_the_reflection_names() -> None:
@@ -44,3 +172,33 @@ def test_key_words_hold_the_facts() -> None:
 
 def test_a_story_of_only_greetings_still_reflects_something() -> None:
     assert reflect("سلام وقت بخیر. مشکل دارم") != ""
+
+
+def test_telegram_shorthand_arabic_letters_emoji_and_finglish_do_not_break_it() -> None:
+    assert reflect("سفارشمو ك لغو كردين پولشم برنگردوندين 😡😡") == "سفارشتون رو که لغو کردیم پولشم برنگردوندیم."
+    assert reflect("خیلیییی بدید واقعااااا سفارشم دو هفتس نرسیده") == "واقعا سفارشتون دو هفتس نرسیده."
+    assert reflect("salam sefaresham hanooz naresideh") == "«sefaresham hanooz naresideh»."
+
+
+def test_fillers_that_sound_like_doubt_are_not_said_back() -> None:
+    assert reflect("راستش صادقانه بگم سفارشم نرسیده") == "سفارشتون نرسیده."
+
+
+# ----- speed and hostile input ----------------------------------------------------------------------
+def test_a_long_story_is_reflected_in_well_under_five_milliseconds() -> None:
+    reflect_story("گرم کردن")  # the lexicon is loaded once, lazily
+    story = normalize(("سفارشم به شماره 4587123 از دوشنبه هنوز نرسیده و پولمو گرفتید. " * 60)[:4096])
+    # CPU time of this process: the test machines are shared, and wall time there measures the neighbours
+    start = time.process_time()
+    for _ in range(20):
+        reflect_story(story)
+    assert (time.process_time() - start) / 20 < 0.005
+
+
+@pytest.mark.parametrize("hostile", ["\u2003" * 2000, "ی" * 4000, "1" * 4096, "،" * 4000, "می" * 2000, "م " * 2000])
+def test_hostile_input_is_fast(hostile: str) -> None:
+    reflect_story("گرم کردن")
+    start = time.process_time()
+    reflect_story(hostile)
+    apply_correction(hostile, hostile)
+    assert time.process_time() - start < 0.05
