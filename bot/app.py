@@ -152,7 +152,7 @@ def build_application(settings: Settings, *, followup_policy: FollowUpPolicy | N
         first_response_hours = load_policy().first_response_hours
     except (OSError, ValueError):
         first_response_hours = 24
-    rasa = RasaClient(base_url=settings.rasa_url, timeout=settings.rasa_timeout_seconds, token=settings.rasa_token)
+    rasa = RasaClient(base_url=settings.rasa_url, timeout=settings.rasa_timeout_seconds, token=settings.rasa_api_token())
     book = PayloadBook()
     state = InboxState()
     handoff = Handoff(bot=application.bot, agent_chat_id=settings.agent_chat_id,

@@ -50,13 +50,21 @@ def model_path() -> Path:
 
 
 def rasa_env() -> dict[str, str]:
+    """Environment of the servers: `endpoints.yml` reads the action server's URL and shared secret."""
     env = {**os.environ, **QUIET_ENV, "PYTHONPATH": str(PROJECT_ROOT)}
     env.setdefault("ACTION_ENDPOINT_URL", "http://127.0.0.1:5055/webhook")
+    env.setdefault("ACTION_SERVER_SECRET", get_settings().action_secret())
+    env.setdefault("TRACKER_DB", str(PROJECT_ROOT / "var" / "tracker.db"))
     return env
 
 
 def ensure_model(*, force: bool = False) -> Path:
-    """Train if the current inputs have no model yet; Rasa's own progress bars show while it works."""
+    """Train if the current inputs have no model yet; Rasa's own progress bars show while it works.
+
+    `HAMDEL_MODEL` names a model to use as it is (tests that trained their own)."""
+    given = os.environ.get("HAMDEL_MODEL")
+    if given and not force:
+        return Path(given)
     target = model_path()
     if target.exists() and not force:
         return target
@@ -86,24 +94,39 @@ class Stack:
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}"
 
+    @property
+    def token(self) -> str:
+        """Rasa's HTTP API token (always on): RASA_TOKEN, else generated on first run into var/."""
+        return self.env.get("RASA_TOKEN") or get_settings().rasa_api_token()
+
     def _env(self) -> dict[str, str]:
         return {**rasa_env(), **self.env, "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.action_port}/webhook"}
 
     def start(self, model: Path) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.start_actions()
-        self.processes.append(subprocess.Popen(
-            [str(RASA_BIN), "run", "--enable-api", "--model", str(model), "--endpoints", "endpoints.yml",
-             "--credentials", "credentials.yml", "--interface", "127.0.0.1", "--port", str(self.rasa_port),
-             "--response-timeout", "60"],
+        self.start_rasa(model)
+
+    def start_rasa(self, model: Path) -> subprocess.Popen[bytes]:
+        """(Re)start Rasa on loopback with its API token; it is always `processes[1]`."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        process = subprocess.Popen(
+            [str(RASA_BIN), "run", "--enable-api", "--auth-token", self.token, "--model", str(model),
+             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml", "--interface", "127.0.0.1",
+             "--port", str(self.rasa_port), "--response-timeout", "60"],
             cwd=PROJECT_ROOT, env=self._env(), stdout=(self.log_dir / "rasa.log").open("ab"), stderr=subprocess.STDOUT,
-        ))
+        )
+        if len(self.processes) > 1:
+            self.processes[1] = process
+        else:
+            self.processes.append(process)
+        return process
 
     def start_actions(self) -> subprocess.Popen[bytes]:
         """(Re)start the action server; it is always `processes[0]`."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         process = subprocess.Popen(
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)],
+            [sys.executable, "-m", "hamdel.action_server", "--host", "127.0.0.1", "--port", str(self.action_port)],
             cwd=PROJECT_ROOT, env=self._env(), stdout=(self.log_dir / "actions.log").open("ab"), stderr=subprocess.STDOUT,
         )
         if self.processes:
@@ -115,7 +138,8 @@ class Stack:
     def wait_ready(self, timeout: float = 240.0) -> None:
         """Block until the action server answers and Rasa has loaded its model."""
         deadline = time.monotonic() + timeout
-        checks = {f"http://127.0.0.1:{self.action_port}/health": False, f"{self.rasa_url}/status": False}
+        checks = {f"http://127.0.0.1:{self.action_port}/health": False,
+                  f"{self.rasa_url}/status?token={self.token}": False}
         while time.monotonic() < deadline:
             for process in self.processes:
                 if process.poll() is not None:

@@ -6,6 +6,8 @@ development so a production deployment cannot start with the example values.
 """
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,6 +16,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER = "change-me"
+# Values that ship in `.env.example`, docker-compose.yml or the docs; never a real secret.
+EXAMPLE_SECRETS = frozenset({"", PLACEHOLDER, "secret", "hamdel", "password", "postgres", "redis", "123:TEST",
+                             "changeme", "change_me", "example"})
 
 
 class Settings(BaseSettings):
@@ -29,7 +34,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; postgresql+psycopg://… in production",
     )
     rasa_url: str = "http://127.0.0.1:5005"
-    rasa_token: str | None = Field(None, description="token for Rasa's HTTP API, if enabled")
+    rasa_token: str | None = Field(
+        None, description="token for Rasa's HTTP API; generated into var/ on first run when unset")
+    action_server_secret: str | None = Field(
+        None, description="shared secret Rasa sends the action server; generated into var/ when unset")
+    action_server_host: str = Field("127.0.0.1", description="interface the action server binds")
     action_server_port: int = 5055
     business_policy_path: Path = PROJECT_ROOT / "config" / "policy.yml"
     followup_policy_path: Path = PROJECT_ROOT / "config" / "followups.yml"
@@ -53,16 +62,71 @@ class Settings(BaseSettings):
     max_turn_attempts: int = Field(5, ge=1, le=5, description="tries of a message before it ends `failed`")
 
     def check_secrets(self) -> None:
-        """Refuse example secrets anywhere but development and tests."""
+        """Refuse example secrets anywhere but development and tests.
+
+        Refused: the values that actually ship (`EXAMPLE_SECRETS`, the passwords in the example
+        database URL of `.env.example`) and secrets shorter than 16 characters; a secret left unset
+        is fine where it is generated (`local_secret`).
+        """
         if self.environment in {"development", "test"}:
             return
-        for name in ("telegram_token", "rasa_token", "telegram_webhook_secret"):
-            if getattr(self, name) == PLACEHOLDER:
-                raise ValueError(f"{name.upper()} still has the example value; set a real secret")
+        for name in ("rasa_token", "action_server_secret", "telegram_webhook_secret"):
+            value = getattr(self, name)
+            if value is not None and (value.strip().lower() in EXAMPLE_SECRETS or len(value) < 16):
+                raise ValueError(f"{name.upper()} has an example or too short value; set a real secret")
+        if self.telegram_token is not None and self.telegram_token.strip().lower() in EXAMPLE_SECRETS:
+            raise ValueError("TELEGRAM_TOKEN still has an example value")
+        for url in (self.database_url, self.redis_url or ""):
+            password = _password_of(url)
+            if password is not None and password.lower() in EXAMPLE_SECRETS:
+                raise ValueError("a database or Redis URL still has an example password")
+
+    def rasa_api_token(self) -> str:
+        """Rasa's HTTP API token: RASA_TOKEN, else the one generated on first run."""
+        return self.rasa_token or local_secret("rasa_token")
+
+    def action_secret(self) -> str:
+        """The action server's shared secret: ACTION_SERVER_SECRET, else the generated one."""
+        return self.action_server_secret or local_secret("action_server_secret")
 
     @property
     def agent_allowlist_ids(self) -> frozenset[int]:
         return frozenset(int(x) for x in self.agent_allowlist.replace(" ", "").split(",") if x)
+
+
+def _password_of(url: str) -> str | None:
+    """The password in `scheme://user:password@host/…`, if any."""
+    rest = url.split("://", 1)[-1]
+    if "@" not in rest:
+        return None
+    credentials = rest.rsplit("@", 1)[0]
+    return credentials.split(":", 1)[1] if ":" in credentials else None
+
+
+def secrets_dir() -> Path:
+    return Path(os.environ.get("HAMDEL_SECRETS_DIR", str(PROJECT_ROOT / "var")))
+
+
+def local_secret(name: str) -> str:
+    """A secret generated on first use and kept in `var/<name>` (mode 0600), so that Rasa, the
+    action server, the bot, the console and the tests on one machine share it without anyone
+    configuring it; production sets the variables instead."""
+    path = secrets_dir() / name
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+        if value:
+            return value
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process generated it first: use theirs
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    return value
 
 
 @lru_cache(maxsize=1)

@@ -11,6 +11,7 @@ import getpass
 import sys
 
 from hamdel.rasa_client import BotMessage, RasaClient, RasaUnavailable
+from hamdel.settings import get_settings
 from hamdel.storage.db import session_scope
 from hamdel.storage.tickets import record_transcript
 
@@ -37,7 +38,7 @@ def record(conversation_id: str, speaker: str, text: str) -> None:
 
 async def converse(rasa_url: str, conversation_id: str, lines: asyncio.Queue[str | None]) -> None:
     buttons: list[str] = []
-    async with RasaClient(base_url=rasa_url, timeout=60) as rasa:
+    async with RasaClient(base_url=rasa_url, timeout=60, token=get_settings().rasa_api_token()) as rasa:
         while (line := await lines.get()) is not None:
             line = line.strip()
             if not line:

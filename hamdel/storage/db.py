@@ -1,5 +1,8 @@
 """Engine and sessions, created once per process, and the migration entry point.
 
+Every engine hides statement parameters in its errors and logs (`hide_parameters=True`): they are
+customers' words, names and phone numbers, and exceptions end up in logs.
+
 SQLite is the embedded default; it is put in WAL mode with a busy timeout so the action server, the
 bot and the scheduler (separate processes) can share one file. PostgreSQL needs nothing special.
 """
@@ -25,7 +28,7 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -36,7 +39,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 @lru_cache(maxsize=4)

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 
 def say(stack: Stack, sender: str, text: str) -> list[dict]:
-    response = httpx.post(f"{stack.rasa_url}/webhooks/rest/webhook", timeout=60,
+    response = httpx.post(f"{stack.rasa_url}/webhooks/rest/webhook", timeout=60, params={"token": stack.token},
                           json={"sender": sender, "message": text, "metadata": {"display_name": "مریم"}})
     response.raise_for_status()
     replies = response.json()
@@ -86,7 +86,7 @@ def test_a_message_sent_while_the_action_server_is_down_is_answered_once_it_is_b
     server.processes[0].wait(timeout=15)
 
     async def send(text: str) -> list:
-        async with RasaClient(base_url=server.rasa_url, timeout=60) as client:
+        async with RasaClient(base_url=server.rasa_url, timeout=60, token=server.token) as client:
             return await client.send("telegram:55", text)
 
     with pytest.raises(RasaUnavailable):
@@ -96,3 +96,36 @@ def test_a_message_sent_while_the_action_server_is_down_is_answered_once_it_is_b
     server.wait_ready(timeout=60)
     replies = asyncio.run(send("سفارشم هنوز نرسیده"))
     assert any(reply.buttons for reply in replies)  # «anything else?» — the story was heard
+
+
+def test_rasas_api_refuses_requests_without_the_token(stack: tuple[Stack, str]) -> None:
+    server, _ = stack
+    for method, path in (("GET", "/status"), ("GET", "/conversations/telegram:1/tracker"), ("PUT", "/model")):
+        assert httpx.request(method, f"{server.rasa_url}{path}", timeout=30).status_code == 401
+        assert httpx.request(method, f"{server.rasa_url}{path}", params={"token": "wrong"}, timeout=30).status_code == 401
+
+
+def test_an_action_call_without_the_secret_is_refused(stack: tuple[Stack, str]) -> None:
+    server, _ = stack
+    call = {"next_action": "action_hear_story", "sender_id": "telegram:1",
+            "tracker": {"sender_id": "telegram:1", "slots": {}, "latest_message": {}, "events": []}, "domain": {}}
+    assert httpx.post(f"http://127.0.0.1:{server.action_port}/webhook", json=call, timeout=30).status_code == 401
+
+
+def test_a_story_told_across_a_rasa_restart_is_not_lost(stack: tuple[Stack, str]) -> None:
+    """The tracker lives in SQLite (endpoints.yml): Rasa restarts mid-story and goes on with it."""
+    from hamdel.services import ensure_model
+
+    server, _ = stack
+    first = say(server, "telegram:77", "سلام، سفارشم به شماره ۴۵۸۷۱۲۳ از دوشنبه هنوز نرسیده")
+    assert any(r.get("buttons") for r in first)  # «anything else?»
+    rasa = server.processes[1]
+    rasa.terminate()
+    rasa.wait(timeout=30)
+    server.start_rasa(ensure_model())
+    server.wait_ready(timeout=300)
+    tracker = httpx.get(f"{server.rasa_url}/conversations/telegram:77/tracker", params={"token": server.token},
+                        timeout=30).json()
+    said = [e.get("text") for e in tracker["events"] if e.get("event") == "user"]
+    assert said == ["سلام، سفارشم به شماره ۴۵۸۷۱۲۳ از دوشنبه هنوز نرسیده"]
+    assert tracker["slots"].get("phase")  # the dialogue state came back too

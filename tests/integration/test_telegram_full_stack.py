@@ -37,7 +37,8 @@ async def telegram(stack: tuple[Stack, str], monkeypatch: pytest.MonkeyPatch) ->
     api = BotApiStandIn(agent_chat_id=-100777)
     await api.start()
     settings = Settings(telegram_token="123:TEST", telegram_base_url=api.base_url, agent_chat_id=-100777,
-                        rasa_url=server.rasa_url, quiet_window_seconds=1.0, database_url=url)
+                        rasa_url=server.rasa_url, rasa_token=server.token, quiet_window_seconds=1.0,
+                        database_url=url)
     policy = dataclasses.replace(load_followup_policy(), scheduler=SchedulerSettings(
         poll_interval=timedelta(milliseconds=200), max_per_second=None))
     app = build_application(settings, followup_policy=policy, start_followups=False,

@@ -19,7 +19,8 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    connectable = engine_from_config({"sqlalchemy.url": url}, prefix="sqlalchemy.", poolclass=pool.NullPool)
+    connectable = engine_from_config({"sqlalchemy.url": url, "sqlalchemy.hide_parameters": "true"},
+                                     prefix="sqlalchemy.", poolclass=pool.NullPool)
     with connectable.connect() as connection:
         # batch mode lets later migrations ALTER tables on SQLite too
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)

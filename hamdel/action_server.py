@@ -1,0 +1,67 @@
+"""The action server: rasa-sdk's app, bound to 127.0.0.1 by default, answering only Rasa.
+
+Why not `python -m rasa_sdk`: rasa-sdk 3.21 listens on every interface (SANIC_HOST defaults to
+0.0.0.0), allows any CORS origin and checks nothing, so anyone who reaches the port could run
+actions with a forged tracker naming another customer. Here every request except `/health` must
+carry the shared secret in `X-Hamdel-Action-Secret` (Rasa sends it: `headers` of `action_endpoint`
+in endpoints.yml); it is compared in constant time, and a refusal is logged without the value.
+
+    python -m hamdel.action_server [--port 5055] [--host 127.0.0.1]
+"""
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+import os
+
+from rasa_sdk.endpoint import create_app as create_sdk_app
+from rasa_sdk.executor import ActionExecutor
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse, json
+
+from hamdel.settings import get_settings
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Hamdel-Action-Secret"
+OPEN_PATHS = frozenset({"/health"})
+
+
+def create_app(secret: str, actions_package: str = "actions") -> Sanic:
+    """rasa-sdk's Sanic app with the actions registered and the shared-secret check in front."""
+    if not secret:
+        raise ValueError("the action server needs a shared secret")
+    executor = ActionExecutor()
+    executor.register_package(actions_package)
+    app = create_sdk_app(executor, cors_origins=[])
+    expected = secret.encode("utf-8")
+
+    @app.on_request
+    async def require_secret(request: Request) -> HTTPResponse | None:
+        if request.path in OPEN_PATHS:
+            return None
+        given = (request.headers.get(SECRET_HEADER) or "").encode("utf-8")
+        if hmac.compare_digest(given, expected):
+            return None
+        log.warning("action call refused: missing or wrong shared secret")
+        return json({"error": "unauthorised"}, status=401)
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Hamdel's action server (needs the shared secret)")
+    settings = get_settings()
+    parser.add_argument("--host", default=settings.action_server_host)
+    parser.add_argument("--port", type=int, default=settings.action_server_port)
+    parser.add_argument("--actions", default="actions")
+    args = parser.parse_args()
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
+    app = create_app(settings.action_secret(), args.actions)
+    app.config.KEEP_ALIVE_TIMEOUT = 120
+    log.info("action server on %s:%d", args.host, args.port)
+    app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
+
+
+if __name__ == "__main__":
+    main()
