@@ -73,7 +73,7 @@ _STATES = {
 _COMPLAINT_NOUNS = {
     "گوشی", "اپ", "اپلیکیشن", "تیکت", "پیج", "اکانت", "آدرس", "شارژ", "لپتاپ", "خونه", "سیم‌کارت",
     "سیمکارت", "مرسوله", "فاکتور", "رسید", "کیف", "هندزفری", "ایرپاد", "شارژر", "کد", "پنل", "وام",
-    "قسط", "بیمه", "نت", "وای‌فای", "مبل", "کولر", "پکیج", "ماشین", "موتور", "سفارش", "پیامک",
+    "قسط", "بیمه", "نت", "وای‌فای", "مبل", "کولر", "پکیج", "ماشین", "موتور", "سفارش", "پیامک", "بسته",
 }
 # «‑م» here is «هم» (again, still), not "my".
 _NOT_POSSESSIVE = {"بازم", "هنوزم", "الانم", "حالام", "اونم", "اینم", "همینم", "دیگم", "باز‌م", "تازم", "همون",
@@ -82,7 +82,7 @@ _NOT_POSSESSIVE = {"بازم", "هنوزم", "الانم", "حالام", "اون
 _PREPOSITIONS = {"منتظر", "به", "از", "با", "برای", "تو", "توی", "روی", "دنبال", "مال", "بدون", "ب", "واسه"}
 # Past stems that are everyday nouns of complaints too («خریدم» = my purchase or I bought).
 _VERB_NOUNS = {"خرید", "درخواست", "پرداخت", "رسید", "برداشت", "واریز", "سفارش"}
-_NOUN_FOLLOWERS = {"هنوز", "هست", "هستش", "هم", "رو", "را"}
+_NOUN_FOLLOWERS = {"هنوز", "هست", "هستش", "هم", "رو", "را", "کجاست", "کجا", "کو", "چیشد", "چی", "چرا"}
 _OBJECT_MARKERS = {"رو", "را", "رو،", "را،"}
 _FORMAL_OBJECT = {"را": "رو", "ک": "که", "ب": "به", "ی": "یه"}
 _POLITE_REQUEST = {"لطفا", "لطفاً", "خواهشا", "خواهشاً", "لطفا،", "لطفاً،"}
@@ -119,6 +119,7 @@ class Verb:
 @dataclass(frozen=True)
 class _Lexicon:
     words: dict[str, int]
+    adjectives: frozenset[str]
     past: frozenset[str]
     present: frozenset[str]
 
@@ -132,13 +133,16 @@ def _lexicon() -> _Lexicon:
 
     data = Path(hazm.__file__).resolve().parent / "data"
     words: dict[str, int] = {}
+    adjectives: set[str] = set(_STATES)
     with open(data / "words.dat", encoding="utf-8") as handle:
         for line in handle:
             parts = line.rstrip("\n").split("\t")
             if len(parts) >= 2 and parts[1].isdigit():
                 words[parts[0]] = max(words.get(parts[0], 0), int(parts[1]))
+                if len(parts) >= 3 and "AJ" in parts[2].split(",") and int(parts[1]) > 10_000:
+                    adjectives.add(parts[0])
     for noun in _COMPLAINT_NOUNS:
-        words.setdefault(noun, 0)
+        words[noun] = max(words.get(noun, 0), 1_000_000)  # known nouns, as frequent as hazm's common ones
     with open(data / "iwords.dat", encoding="utf-8") as handle:
         for line in handle:
             informal = line.split()[:1]
@@ -163,7 +167,8 @@ def _lexicon() -> _Lexicon:
     present.discard("")
     # hazm lists a few conjugated forms as stems («آوردید»): drop them, or «آوردید» would not shift.
     past -= {stem for stem in past for ending in ("ید", "ن") if stem.endswith(ending) and stem[: -len(ending)] in past}
-    return _Lexicon(words=words, past=frozenset(past), present=frozenset(present))
+    present |= {"هست", "نیست"}
+    return _Lexicon(words=words, adjectives=frozenset(adjectives), past=frozenset(past), present=frozenset(present))
 
 
 def warm_up() -> None:
@@ -270,7 +275,7 @@ def _possessive(word: str, next_word: str | None, after_preposition: bool = Fals
             if not base.endswith(ZWNJ):
                 continue
         base = base.rstrip(ZWNJ)
-        if after_preposition and not base.endswith("ه") and lex.words.get(base, 0) < 1000 < lex.words.get(base + "ه", 0):
+        if (after_preposition or next_word in _NOUN_FOLLOWERS) and not base.endswith("ه") and lex.words.get(base, 0) < 1000 < lex.words.get(base + "ه", 0):
             base += "ه"  # «منتظر بستم» is «بسته‌م» written the way it is said
         elif suffix == "م" and base.endswith(("ش", "ت")) and lex.words.get(base, 0) < 1000 and _is_noun(base[:-1]):
             return None  # «آخرشم»، «پولشم»: «‑ش» + «هم»
@@ -309,10 +314,20 @@ def _state(word: str) -> str | None:
     return None
 
 
+def _copula(word: str) -> str | None:
+    """«بدهکاریم» (we owe) → «بدهکارید»; «مقصرید» (you are to blame) → «مقصریم», at the end of a clause."""
+    lex = _lexicon()
+    for ending, other in (("یم", "ید"), ("ید", "یم"), ("ین", "یم")):
+        base = word[: -len(ending)]
+        if word.endswith(ending) and base in lex.adjectives and lex.words.get(word, 0) <= 200_000 and len(base) >= 3:
+            return base + other
+    return None
+
+
 def _company_possessive(word: str) -> str | None:
     """«پشتیبانیتون» → «پشتیبانی‌مون»، «سایتتونو» → «سایت‌مون رو»."""
     lex = _lexicon()
-    for suffix, tail in (("تونو", " رو"), ("تونه", "ه"), ("تون", ""), ("تان", "")):
+    for suffix, tail in (("تونیم", "ید"), ("تونم", "ید"), ("تونو", " رو"), ("تونه", "ه"), ("تون", ""), ("تان", "")):
         if word.endswith(suffix):
             base = word[: -len(suffix)].rstrip(ZWNJ)
             if len(base) >= 2 and _is_noun(base) and lex.words.get(_bare(word), 0) <= 200_000:
@@ -346,12 +361,17 @@ def shift_word(word: str, next_word: str | None = None, previous_word: str | Non
     state = _state(word)
     if state is not None:
         return state
+    if clause_end:
+        copula = _copula(word)
+        if copula is not None:
+            return copula
     after_preposition = previous_word in _PREPOSITIONS
     if next_word not in _OBJECT_MARKERS and not after_preposition:
         verb = parse_verb(word)
         if (verb is not None and verb.prefix == "" and verb.ending == "م" and verb.past
                 and (next_word is None or next_word[:1].isdigit() or next_word in _NOUN_FOLLOWERS)
-                and not clause_end and verb.preverb + verb.stem in _VERB_NOUNS):
+                and not clause_end and (verb.preverb + verb.stem in _VERB_NOUNS
+                                        or verb.stem + "ه" in _COMPLAINT_NOUNS)):
             verb = None  # «کد رهگیری درخواستم 5544…»، «خریدم هنوز نرسیده»: the noun with «my»
         if verb is not None:
             if (verb.perfect and verb.ending == "م" and next_word is not None and next_word not in _CLAUSE_BREAK

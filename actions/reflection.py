@@ -205,7 +205,9 @@ _PROBLEM = re.compile(
     r"هنوز|برخورد|پیگیری|تعویض|مرجوع|گارانتی|ضمانت|کثیف|ناقص|خالی|نصفه|تحویل|ارسال نشده|خبری نیست|خبری نشد)"
 )
 _PROMISE = re.compile(r"قول|قرار بود|گفتن|گفتید|گفت|وعده|تضمین|پیامک|اس ?ام ?اس|تماس گرفت|زنگ")
-_FEELING_ONLY = re.compile(r"اعصاب|عصبانی|خسته|ناراحت|افتضاح|مسخره|شرم|متاسف|متأسف|دیگه خرید نمی|آبرو|حیف")
+_FEELING_ONLY = re.compile(
+    r"اعصاب|عصبانی|خسته|ناراحت|ناامید|افتضاح|مسخره|شرم|متاسف|متأسف|خرید نمی|آبرو|حیف|خیلی بد(?:ه|ید|ین)?(?!\w)"
+)
 
 
 def _score(sentence: str, index: int) -> int:
@@ -248,7 +250,7 @@ def _select(sentences: list[str], max_sentences: int, max_chars: int) -> list[in
     for i in ranked:
         if len(chosen) >= max_sentences:
             break
-        if scores[i] < 1 and chosen:
+        if scores[i] < 0 and chosen:
             continue
         cost = len(sentences[i]) + 2
         if chosen and used + cost > max_chars:
