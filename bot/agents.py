@@ -37,6 +37,7 @@ class AgentItem:
     first_name: str
     text: str | None
     has_media: bool
+    forwarded: bool = False  # a forwarded «/close» is someone else's words: not a command, not relayed
 
 
 class AgentGate:
@@ -115,6 +116,9 @@ class AgentDesk:
             await self._topic(item.thread_id, texts.AGENT_REFUSED)
             return
         assert item.user_id is not None
+        if item.forwarded:  # someone else's words: neither a command nor something to send on
+            await self._topic(item.thread_id, texts.AGENT_FORWARD_IGNORED)
+            return
         command, _, rest = (item.text or "").partition(" ")
         name = command[1:].split("@", 1)[0].lower() if command.startswith("/") else ""
         if name in COMMANDS:

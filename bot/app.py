@@ -305,12 +305,15 @@ async def _on_agent(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     found = services(context)
     if message is None or message.message_thread_id is None or found.desk is None:
         return
-    user = None if message.sender_chat is not None else message.from_user
+    # Only a person can act: anonymous admins and channels (sender_chat) and bots are refused.
+    sender = message.from_user
+    user = None if message.sender_chat is not None or sender is None or sender.is_bot else sender
     found.inbox.defer(update)
     found.desk.submit(AgentItem(
         update_id=update.update_id, thread_id=message.message_thread_id, message_id=message.message_id,
         user_id=user.id if user else None, first_name=user.first_name if user else "",
         text=message.text or message.caption, has_media=message.text is None,
+        forwarded=message.forward_origin is not None,
     ))
 
 
