@@ -60,6 +60,8 @@ def _examples(path: Path) -> list[tuple[str, list[str]]]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     out = []
     for block in data.get("nlu", []):
+        if "regex" in block:  # patterns, not messages: they match the normalised text (test below)
+            continue
         for line in (block.get("examples") or "").splitlines():
             line = line.strip()
             if line.startswith("- "):
@@ -124,3 +126,18 @@ def test_rasa_component_and_application_normalise_identically() -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [normalize(s) for s in samples]
+
+
+@pytest.mark.parametrize(("entity", "written", "found"), [
+    ("phone", "شماره‌م ۰۹۱۲۱۲۳۴۵۶۷ هست", "09121234567"),
+    ("phone", "با +989121234567 تماس بگیرید", "+ 989121234567"),
+    ("ticket_id", "تیکت HM-482917 چی شد؟", "HM- 482917"),
+    ("ticket_id", "hm-۴۸۲۹۱۷ رو پیگیری کنید", "hm- 482917"),
+])
+def test_entity_regexes_match_normalised_text(entity: str, written: str, found: str) -> None:
+    """Rasa applies the regexes in nlu_data/nlu/entities.yml to the normalised message."""
+    data = yaml.safe_load((ROOT / "nlu_data" / "nlu" / "entities.yml").read_text(encoding="utf-8"))
+    patterns = [line.strip()[2:] for block in data["nlu"] if block.get("regex") == entity
+                for line in block["examples"].splitlines() if line.strip().startswith("- ")]
+    matches = [m.group(0) for p in patterns for m in re.finditer(p, normalize(written))]
+    assert matches == [found]
