@@ -48,10 +48,15 @@ def run_bot(settings: Settings) -> None:
         application.run_polling(allowed_updates=Update.ALL_TYPES)
 
 
-def main() -> None:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
+def configure_logging(level: str | int = "INFO") -> None:
+    """The bot's logging: libraries whose INFO lines carry personal data or the token are quieter."""
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines contain the bot token
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per timer tick otherwise
+
+
+def main() -> None:
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
     settings = get_settings()
     settings.check_secrets()
     migrate()
