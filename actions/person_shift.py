@@ -257,7 +257,7 @@ def _classify(preverb: str, prefix: str, stem: str, ending: str, lex: _Lexicon) 
     return None
 
 
-def _possessive(word: str, next_word: str | None, after_preposition: bool = False) -> str | None:
+def _possessive(word: str, next_word: str | None, after_preposition: bool = False, clause_end: bool = False) -> str | None:
     """«سفارشم» → «سفارشتون»، «پولمو» → «پولتون رو»، «بسته‌ام» → «بسته‌تون»; None if not a possessive."""
     lex = _lexicon()
     if _bare(word) in _NOT_POSSESSIVE or lex.words.get(word.rsplit(ZWNJ, 1)[-1], 0) > 200_000 and ZWNJ in word:
@@ -283,6 +283,8 @@ def _possessive(word: str, next_word: str | None, after_preposition: bool = Fals
             continue
         if lex.words.get(_bare(word), 0) > 200_000:
             return None  # a word of its own: «مردم»، «پیام»، «تمام»
+        if suffix == "مم" and clause_end:
+            tail = " هستید"  # «منتظر سفارشمم»: «‑م» + «‑ام», I am (waiting for) my order
         return _join(base, "تون") + tail
     return None
 
@@ -366,21 +368,21 @@ def shift_word(word: str, next_word: str | None = None, previous_word: str | Non
         if copula is not None:
             return copula
     after_preposition = previous_word in _PREPOSITIONS
-    if next_word not in _OBJECT_MARKERS and not after_preposition:
-        verb = parse_verb(word)
-        if (verb is not None and verb.prefix == "" and verb.ending == "م" and verb.past
-                and (next_word is None or next_word[:1].isdigit() or next_word in _NOUN_FOLLOWERS)
-                and not clause_end and (verb.preverb + verb.stem in _VERB_NOUNS
-                                        or verb.stem + "ه" in _COMPLAINT_NOUNS)):
-            verb = None  # «کد رهگیری درخواستم 5544…»، «خریدم هنوز نرسیده»: the noun with «my»
-        if verb is not None:
-            if (verb.perfect and verb.ending == "م" and next_word is not None and next_word not in _CLAUSE_BREAK
-                    and _lexicon().words.get(word[:-3], 0) > 1_000_000):
-                pass  # «بسته‌ام هنوز نرسیده»: a noun with «my», handled below
-            else:
-                new = _SHIFT_ENDING.get(verb.ending)
-                return verb.with_ending(new, changed=True) if new is not None else verb.with_ending(verb.ending)
-    possessive = _possessive(word, next_word, after_preposition)
+    possessive = _possessive(word, next_word, after_preposition, clause_end)
+    if possessive is not None and (next_word in _OBJECT_MARKERS or after_preposition):
+        return possessive  # «خریدم رو»، «منتظر بستم»: a noun is what comes there
+    verb = parse_verb(word) if next_word not in _OBJECT_MARKERS else None  # «مردم رو»: never «I died»
+    if (verb is not None and verb.prefix == "" and verb.ending == "م" and verb.past
+            and (next_word is None or next_word[:1].isdigit() or next_word in _NOUN_FOLLOWERS)
+            and not clause_end and (verb.preverb + verb.stem in _VERB_NOUNS
+                                    or verb.stem + "ه" in _COMPLAINT_NOUNS)):
+        verb = None  # «کد رهگیری درخواستم 5544…»، «خریدم هنوز نرسیده»: the noun with «my»
+    if verb is not None and not (
+        verb.perfect and verb.ending == "م" and next_word is not None and next_word not in _CLAUSE_BREAK
+        and _lexicon().words.get(word[:-3], 0) > 1_000_000
+    ):  # «بسته‌ام هنوز نرسیده» is a noun with «my»
+        new = _SHIFT_ENDING.get(verb.ending)
+        return verb.with_ending(new, changed=True) if new is not None else verb.with_ending(verb.ending)
     if possessive is not None:
         return possessive
     company = _company_possessive(word)
@@ -401,7 +403,7 @@ def is_speech_verb(word: str) -> bool:
     verb = parse_verb(word)
     if verb is None or verb.stem not in _SPEECH_STEMS or verb.ending in ("م", "یم") or word == "نگه":
         return False
-    return verb.past or verb.prefix == "می"  # «گفت»، «میگه»; not the subjunctive «بگید» or «نگه داشتن»
+    return (verb.past and verb.prefix == "") or verb.prefix == "می"  # «گفت»، «میگه»; not «بگید»، «نگفتید»، «نگه»
 
 
 def to_second_person(sentence: str) -> str:

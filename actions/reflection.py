@@ -300,7 +300,15 @@ def reflect_story(story: str, *, order_id: str | None = None, max_sentences: int
         base = base[:-2] if base.endswith("مو") and base[:-2] in OWNED_NOUNS else base
         if base in OWNED_NOUNS and base not in key_words:
             key_words.append(base)
-    return Reflection(text=to_persian_digits(text), key_words=tuple(key_words[:12]))
+    return Reflection(text=_isolate_leading_latin(to_persian_digits(text)), key_words=tuple(key_words[:12]))
+
+
+_LEADING_LATIN = re.compile(r"^[A-Za-z][A-Za-z0-9 _\-]*[A-Za-z0-9]|^[A-Za-z]")
+
+
+def _isolate_leading_latin(text: str) -> str:
+    """A line that starts with Latin letters is laid out left to right by Telegram: isolate them (U+2068…U+2069)."""
+    return _LEADING_LATIN.sub(lambda m: f"\u2068{m.group(0)}\u2069", text, count=1)
 
 
 # ----- corrections --------------------------------------------------------------------------------

@@ -187,3 +187,19 @@ def test_the_defect_checks_catch_the_old_bugs() -> None:
     assert accusations("پولمو گرفتید و سفارشمو کنسل کردید", "پولتان را گرفتید و سفارشتان را کنسل کردید") == [
         "کردید", "گرفتید",
     ]
+
+
+def test_random_telegram_noise_never_crashes_or_breaks_a_rule() -> None:
+    """Customers' words shuffled with emoji, Finglish, digits and shorthand: no crash, no defect."""
+    import random
+
+    rng = random.Random(9)
+    pool = [w for entry in corpus() for w in entry["story"].split()] + [
+        "😡", "🙏", "!!!", "؟؟", "ک", "ب", "ی", "اصن", "میخام", "بزارید", "salam", "mersi", "ok", "ي", "ك",
+        "1,250,000", "09121234567", "1403/08/20", "A-12345", "\u2003", "\n", "،", ".", "ـه",
+    ]
+    for _ in range(300):
+        story = " ".join(rng.choice(pool) for _ in range(rng.randint(1, 40)))
+        text = reflect(story)
+        assert doubled_suffixes(story, text) == []
+        assert [p for p in number_problems(story, text) if p.startswith("invented")] == []
