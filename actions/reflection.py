@@ -47,7 +47,7 @@ _INSULTS = {
 }
 _INSULT_PHRASES = ("خیلی بدید", "خیلی بدین", "افتضاحید", "افتضاحین", "خاک بر سرتون", "خاک بر سرت", "خاک تو سرتون", "خاک تو سرت", "مرده شورتون", "گند بزنن")
 _LEADING_BUT = re.compile(r"^(?:ولی|اما|و|بعد هم|بعدش هم) ")  # the sentence it answered was left out
-_LET_ME_SAY = re.compile(r"^ب[زذ]ارید [^،,]{0,30}?بگم[،,]? ?")
+_LET_ME_SAY = re.compile(r"^(?:ب[زذ]ارید [^،,]{0,30}?بگم[،,]? ?|[^،,.]{0,30}?بگم[،,] ?|راستی[،,]? )")  # «یه چیز دیگه هم بگم،»
 _MAY_INSULT = re.compile("|".join(re.escape(p) for p in sorted({w[:3] for w in _INSULTS} | {p[:3] for p in _INSULT_PHRASES})))
 _RHETORICAL = re.compile(r"^(?:چرا|آخه|آخر|اصلا|اصن|یعنی)\s+")
 _MODALS = {"باید", "میشه", "می‌شه", "نمیشه", "نمی‌شه", "که", "تا", "اگه", "اگر", "چرا", "کی", "وقتی"}
@@ -358,7 +358,34 @@ def apply_correction(story: str, correction: str) -> str:
         if len(values) == 1 and len(set(in_story)) == 1 and in_story[0] != values[0]:
             return _replace_whole(story, in_story[0], values[0])
     rest = _NEGATION_OPENERS.sub("", fixed).strip()
+    if rest != fixed:  # «نه، …»: the customer says one thing was wrong; replace the sentence it corrects
+        replaced = _replace_sentence(story, rest)
+        if replaced is not None:
+            return replaced
     return f"{story}\n{rest}" if story else rest
+
+
+_STORY_SEPARATORS = re.compile(r"((?<=[.!?؟])\s+|\n+)")
+_STOP_WORDS = {"رو", "را", "و", "که", "به", "از", "با", "هم", "ولی", "اما", "یه", "این", "اون", "من", "شما", "ما"}
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[\w\u200c]+", text) if len(w) > 1 and w not in _STOP_WORDS}
+
+
+def _replace_sentence(story: str, correction: str) -> str | None:
+    """The story sentence sharing at least two content words with the correction, replaced by it."""
+    parts = _STORY_SEPARATORS.split(story)
+    wanted = _content_words(correction)
+    best, best_shared = None, 1
+    for i in range(0, len(parts), 2):
+        shared = len(_content_words(parts[i]) & wanted)
+        if shared > best_shared:
+            best, best_shared = i, shared
+    if best is None:
+        return None
+    parts[best] = correction
+    return "".join(parts)
 
 
 def _replace_whole(text: str, old: str, new: str) -> str:

@@ -84,10 +84,18 @@ def test_a_correction_naming_only_the_right_value_replaces_the_one_value_of_its_
     assert apply_correction("سفارش 123456 دیر رسید", "شمارش 123457 بود") == "سفارش 123457 دیر رسید"
 
 
-def test_a_correction_that_names_nothing_is_added_and_wins() -> None:
-    corrected = apply_correction("پیک بسته رو نیاورد", "نه، پیک اومد ولی بسته شکسته بود")
-    assert corrected == "پیک بسته رو نیاورد\nپیک اومد ولی بسته شکسته بود"
-    assert "بسته شکسته بود" in reflect(corrected)
+def test_a_correction_replaces_the_sentence_it_corrects() -> None:
+    corrected = apply_correction("پیک بسته رو نیاورد\nپشتیبانی هم جواب نداد", "نه، پیک اومد ولی بسته شکسته بود")
+    assert corrected == "پیک اومد ولی بسته شکسته بود\nپشتیبانی هم جواب نداد"
+    assert reflect(corrected) == "پیک اومد ولی بسته شکسته بود؛ پشتیبانی هم جواب نداد."
+
+
+def test_a_correction_that_matches_nothing_is_added_and_being_newest_wins() -> None:
+    corrected = apply_correction("سفارشم نرسیده", "نه، تازه پول هم دو بار کم شده")
+    assert corrected == "سفارشم نرسیده\nتازه پول هم دو بار کم شده"
+    assert reflect(apply_correction("پیک بسته رو نیاورد", "یه چیز دیگه هم بگم، پیک بی‌ادب بود")) == (
+        "پیک بسته رو نیاورد؛ پیک بی‌ادب بود."
+    )
 
 
 def test_the_spoken_register_of_the_domain_not_the_formal_one() -> None:
