@@ -2,7 +2,8 @@
 # the build machines, so keep every step here also in that script):
 #   docker build --target rasa -t hamdel-rasa .   Rasa 3.6 on Python 3.10, model trained at build
 #   docker build --target app  -t hamdel-app  .   action server, Telegram bot, CLI on Python 3.11
-# docker-compose.yml wires them with PostgreSQL and Redis.
+# docker-compose.yml wires them with PostgreSQL and Redis. Both run as the unprivileged user
+# `hamdel` (uid 1000), which owns /app/var (spool, inbox journal, heartbeat) and nothing else.
 
 FROM python:3.10-slim AS rasa
 ENV RASA_TELEMETRY_ENABLED=false PYTHONPATH=/app TF_CPP_MIN_LOG_LEVEL=3 PIP_NO_CACHE_DIR=1
@@ -16,19 +17,33 @@ COPY config.yml domain.yml endpoints.yml endpoints.production.yml credentials.ym
 COPY nlu_data nlu_data
 COPY rasa_addons rasa_addons
 COPY hamdel/__init__.py hamdel/persian.py hamdel/
-RUN rasa train --data nlu_data --out models --fixed-model-name hamdel
-USER 1000
+RUN rasa train --data nlu_data --out models --fixed-model-name hamdel \
+ && useradd --uid 1000 --create-home hamdel && mkdir -p /app/var && chown hamdel:hamdel /app/var
+USER hamdel
 EXPOSE 5005
-CMD ["rasa", "run", "--enable-api", "--model", "models/hamdel.tar.gz", "--endpoints", "endpoints.production.yml", \
-     "--credentials", "credentials.yml", "--port", "5005"]
+# "/" answers without the token and says nothing about conversations.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=180s --retries=5 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5005/', timeout=4)"]
+# The API token is always on (RASA_TOKEN is required); inside compose's private network only.
+CMD ["sh", "-c", "exec rasa run --enable-api --auth-token \"${RASA_TOKEN:?set RASA_TOKEN}\" --model models/hamdel.tar.gz --endpoints endpoints.production.yml --credentials credentials.yml --port 5005 --response-timeout 60"]
 
 FROM python:3.11-slim AS app
 ENV PYTHONPATH=/app PIP_NO_CACHE_DIR=1
 WORKDIR /app
 COPY requirements/app.txt requirements/
-RUN pip install -r requirements/app.txt
-COPY . .
-USER 1000
+# Test tools (pytest, pytest-asyncio) stay out of the production image.
+RUN grep -viE '^(pytest|pytest-asyncio)([<>=!~ ]|$)' requirements/app.txt > /tmp/runtime.txt \
+ && pip install -r /tmp/runtime.txt \
+ && useradd --uid 1000 --create-home hamdel && mkdir -p /app/var && chown hamdel:hamdel /app/var
+COPY hamdel hamdel
+COPY bot bot
+COPY followups followups
+COPY actions actions
+COPY config config
+USER hamdel
 EXPOSE 5055
-# The action server by default; the bot runs the same image with `python -m bot`.
-CMD ["sh", "-c", "python -m hamdel.storage.db && python -m rasa_sdk --actions actions --port 5055"]
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5055/health', timeout=4)"]
+# The action server by default (migrations run once, in compose's `migrate` service); the bot runs
+# the same image with `python -m bot` and its own health check (`python -m bot.health`).
+CMD ["python", "-m", "hamdel.action_server", "--host", "0.0.0.0", "--port", "5055"]

@@ -41,7 +41,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import durable, inbox, texts
+from bot import durable, health, inbox, texts
 from bot.agents import AgentDesk, AgentGate, AgentItem
 from bot.customers import CustomerItem, CustomerRelay, media_of
 from bot.formatting import PayloadBook, iranian_mobile
@@ -374,5 +374,9 @@ async def _on_shutdown(application: Application) -> None:
 
 async def _sweep(context: ContextTypes.DEFAULT_TYPE) -> None:
     found = services(context)
+    try:
+        await asyncio.to_thread(health.beat)  # the container's health check reads it
+    except OSError:
+        log.warning("could not write the heartbeat file")
     await found.handoff.check(None)
     await found.handoff.remind_waiting()

@@ -23,6 +23,7 @@ def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
     url = f"sqlite:///{tmp_path / 'hamdel-test.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("HAMDEL_SPOOL", str(tmp_path / "spool" / "pending.jsonl"))
+    monkeypatch.setenv("HAMDEL_HEARTBEAT", str(tmp_path / "bot.heartbeat"))
     monkeypatch.setenv("HAMDEL_SECRETS_DIR", str(tmp_path / "secrets"))
     monkeypatch.setenv("HAMDEL_INBOX_JOURNAL", str(tmp_path / "spool" / "inbox_journal.jsonl"))
     _clear_caches()
