@@ -142,30 +142,41 @@ _FINGLISH = {
     "ح": "h", "خ": "kh", "د": "d", "ذ": "z", "ر": "r", "ز": "z", "ژ": "zh", "س": "s", "ش": "sh", "ص": "s",
     "ض": "z", "ط": "t", "ظ": "z", "ع": "a", "غ": "gh", "ف": "f", "ق": "gh", "ک": "k", "ك": "k", "گ": "g",
     "ل": "l", "م": "m", "ن": "n", "ء": "", "ئ": "y", "ؤ": "o", "ة": "e", "؟": "?", "،": ",", "؛": ";",
-    "«": '"', "»": '"', "\u200c": "",
+    "«": '"', "»": '"', "\u200c": "", "ه": "h",
 }
+
+
+_VOWEL_LETTERS = set("اآأإوؤیيىعئ")
+# Word-final consonant pairs that people type without a vowel between them (ast, dast, kard, goft).
+_FINAL_CLUSTERS = {"st", "sht", "nd", "rd", "ft", "kht", "rt", "zd", "nt", "rm", "shk"}
 
 
 def _finglish_word(word: str) -> str:
     """Persian script → the Latin spelling people type on a phone without a Persian keyboard.
 
-    Short vowels are not written in Persian, so they are guessed the way people usually type them:
+    Short vowels are not written in Persian, so they are guessed the way people often type them:
     و is "v" at the start of a word and "o"/"oo" elsewhere, ی is "y" at the start and "i" elsewhere,
-    a final ه is "e", and consonant clusters get an "e" between them at the start of a word.
+    a final ه is "e", and two consonants in a row get an "e" between them unless they end the word
+    as a common cluster («سفارش» → "sefaresh", «است» → "ast"). Real Finglish varies more; this is a
+    fixed, reproducible approximation.
     """
     out: List[str] = []
     for i, ch in enumerate(word):
         last = i == len(word) - 1
         if ch == "و":
-            out.append("v" if i == 0 else ("o" if last else "oo"))
+            piece = "v" if i == 0 else ("o" if last else "oo")
         elif ch in "یيى":
-            out.append("y" if i == 0 else "i")
+            piece = "y" if i == 0 else "i"
         elif ch == "ه":
-            out.append("e" if last and i > 0 else "h")
+            piece = "e" if last and i > 0 else "h"
         else:
-            out.append(_FINGLISH.get(ch, ch))
-        if i == 0 and ch not in "اآوی" and len(word) > 2 and word[1] not in "اآوی" and ch in _FINGLISH:
+            piece = _FINGLISH.get(ch, ch)
+        previous = word[i - 1] if i else ""
+        both_consonants = (previous and previous in _FINGLISH and ch in _FINGLISH and previous not in _VOWEL_LETTERS
+                           and ch not in _VOWEL_LETTERS and ch != "\u200c" and previous != "\u200c")
+        if both_consonants and piece[:1] not in "aeiou" and not (last and (_FINGLISH[previous] + piece) in _FINAL_CLUSTERS):
             out.append("e")
+        out.append(piece)
     return "".join(out)
 
 
@@ -494,6 +505,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         run[copy] = {"figures": figures, "details": details, "errors": errors}
         if copy == "clean":
             timings = sorted(parse.seconds)
+    # The top of each ranking, so a FallbackClassifier threshold can be studied without retraining.
+    run["rankings"] = {text: [[r["name"], round(float(r["confidence"]), 4)] for r in (result.get("intent_ranking") or [])[:4]]
+                       for text, result in parse.cache.items()}
     run["perturbation_gap"] = perturbation_gap(run["clean"]["figures"], run["perturbed"]["figures"])
     run["parse_p50_ms"] = 1000 * statistics.median(timings) if timings else None
     run["parse_p95_ms"] = 1000 * timings[int(0.95 * (len(timings) - 1))] if timings else None
@@ -534,6 +548,7 @@ def _quiet() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     warnings.filterwarnings("ignore")
+    warnings.showwarning = lambda *args, **kwargs: None  # importing Rasa resets the filters
     logging.disable(logging.WARNING)
     import structlog  # Rasa's own debug lines (one per parsed message, with its text) go through structlog
 
