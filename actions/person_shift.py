@@ -406,8 +406,26 @@ def is_speech_verb(word: str) -> bool:
     return (verb.past and verb.prefix == "") or verb.prefix == "می"  # «گفت»، «میگه»; not «بگید»، «نگفتید»، «نگه»
 
 
-def to_second_person(sentence: str) -> str:
-    """Shift a whole sentence, keeping spacing and punctuation; quoted speech keeps its person."""
+class UnsafeShift(ValueError):
+    """The sentence addresses someone as «تو» (‑ی): who did what cannot be said back safely."""
+
+
+def _second_singular(word: str) -> bool:
+    """«گرفتی»، «نمیدی»، «نفرستادی»: the informal «you»; not «بدی» (badness) or «خریدی» (a purchase)."""
+    verb = parse_verb(word)
+    if verb is None or verb.ending != "ی" or verb.perfect:
+        return False
+    if verb.prefix in ("می", "نمی"):
+        return True
+    return verb.past and _lexicon().words.get(_bare(word), 0) == 0 and verb.preverb + verb.stem not in _VERB_NOUNS
+
+
+def to_second_person(sentence: str, *, strict: bool = False) -> str:
+    """Shift a whole sentence, keeping spacing and punctuation; quoted speech keeps its person.
+
+    With `strict`, a sentence that speaks to the company as «تو» raises `UnsafeShift` instead of
+    being guessed at (the caller quotes it).
+    """
     tokens = _TOKEN.findall(sentence)
     words = [i for i, t in enumerate(tokens) if _TOKEN.fullmatch(t) and (t[0].isalnum() or t[0] == "_")]
     out = list(tokens)
@@ -429,6 +447,8 @@ def to_second_person(sentence: str) -> str:
                 if any(ch in gap_after for ch in "،,.؛!?؟\n"):
                     quoting = False
                 continue
+        if strict and _second_singular(word):
+            raise UnsafeShift(word)
         previous_word = tokens[words[n - 1]] if n > 0 else None
         clause_end = next_word is None or next_word in _CLAUSE_BREAK or any(ch in gap_after for ch in "،,.؛!?؟\n")
         out[i] = shift_word(word, next_word, previous_word, clause_end=clause_end)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from actions.person_shift import ZWNJ, parse_verb, to_second_person
+from actions.person_shift import ZWNJ, UnsafeShift, parse_verb, to_second_person
 from hamdel.persian import to_ascii_digits, to_persian_digits
 
 _ARABIC_LETTERS = (("ي", "ی"), ("ك", "ک"), ("ى", "ی"), ("ة", "ه"))
@@ -190,6 +190,10 @@ def _say_back(sentence: str) -> str:
     """One sentence from the company's side; an all-Finglish sentence is quoted as written."""
     if _LATIN_WORD.search(sentence) and not _PERSIAN.search(sentence):
         return f"«{sentence}»"
+    try:
+        to_second_person(sentence, strict=True)
+    except UnsafeShift:
+        return f"«{sentence}»"  # quoted as written rather than guessing who did what
     sentence = _RHETORICAL.sub("", sentence).strip()
     clauses = re.split(r"(،|؛|(?<!\d),|,(?!\d))", sentence)
     said = "".join(part if part in ("،", ",", "؛") else _wants_us_to(part.strip()) if part.strip() else part
@@ -280,8 +284,8 @@ def reflect_story(story: str, *, order_id: str | None = None, max_sentences: int
     text = _trim(text, max_chars)
 
     orders = find_order_numbers(story)
-    if order_id and order_id not in orders:
-        orders.append(order_id)
+    if order_id and not orders:
+        orders.append(order_id)  # a number the story names (perhaps corrected) wins over a remembered one
     latest_order = orders[-1] if orders else None
     if latest_order and latest_order not in text:
         text += f" (سفارش {latest_order})"

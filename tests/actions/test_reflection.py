@@ -79,6 +79,12 @@ def test_a_corrected_order_number_replaces_the_wrong_one() -> None:
     assert "۴۵۸۱۷" in reflect(corrected)
 
 
+def test_a_remembered_order_number_never_brings_back_the_corrected_one() -> None:
+    corrected = apply_correction("سفارشم به شماره 45871 هنوز نرسیده", "شماره سفارش 45871 نیست، 45817 ـه")
+    text = reflect(corrected, order_id="45871")
+    assert "۴۵۸۱۷" in text and "۴۵۸۷۱" not in text
+
+
 def test_a_correction_naming_only_the_right_value_replaces_the_one_value_of_its_kind() -> None:
     assert apply_correction("از دوشنبه منتظرم", "نه از شنبه") == "از شنبه منتظرم"
     assert apply_correction("سفارش 123456 دیر رسید", "شمارش 123457 بود") == "سفارش 123457 دیر رسید"
@@ -103,6 +109,13 @@ def test_the_spoken_register_of_the_domain_not_the_formal_one() -> None:
     assert text == "سفارشتون رو براتون نفرستادیم."
     for formal in ("سفارشتان", "برایتان", " را "):
         assert formal not in text
+
+
+def test_the_informal_you_is_quoted_not_guessed() -> None:
+    """«گرفتی» could be said back only by guessing who is meant: the customer's words are quoted."""
+    assert reflect("پولمو گرفتی و جواب نمیدی") == "«پولمو گرفتی و جواب نمیدی»."
+    assert reflect("سلام. سفارشم نرسیده. چرا جواب نمیدی؟") == "سفارشتون نرسیده؛ «چرا جواب نمیدی»."
+    assert reflect("پیکتون با لحن خیلی بدی با مادرم حرف زد") == "پیکمون با لحن خیلی بدی با مادرتون حرف زد."
 
 
 # ----- person shift, word by word -------------------------------------------------------------------
