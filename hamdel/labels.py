@@ -31,8 +31,8 @@ def quoted(text: str) -> str:
 # What happens next to a ticket in each status, with when — a status answer is never a bare label.
 # `{when}` is a Jalali date and time («یکشنبه ۲ آذر ۱۴۰۵، ساعت ۱۴:۳۰»), `{hours}` Persian digits.
 STATUS_NEXT_STEP: dict[str, str] = {
-    TicketStatus.OPEN.value: "همکارم داره بررسیش می‌کنه و تا {when} نتیجه رو بهتون خبر می‌دیم.",
-    TicketStatus.ESCALATED.value: "دست یکی از همکارانمه و خودش همین‌جا بهتون پیام می‌ده؛ معمولاً تا {hours} ساعت کاری.",
+    TicketStatus.OPEN.value: "تا {when} نتیجه رو بهتون خبر می‌دیم.",
+    TicketStatus.ESCALATED.value: "همکارم معمولاً تا {hours} ساعت کاری خودش همین‌جا بهتون پیام می‌ده.",
     TicketStatus.RESOLVED.value: "اگه هنوز مشکلی مونده، همین‌جا بگید تا دوباره بررسیش کنیم.",
     TicketStatus.CLOSED.value: "اگه باز هم کمکی لازم بود، همین‌جا بنویسید.",
 }

@@ -65,7 +65,7 @@ async def test_a_status_line_says_the_next_step_and_when_and_reads_right_to_left
     mine = ticket_for(session, "1001")
     [line] = (await status("شکایتم چی شد"))["status_lines"].split("\n")
     assert line.startswith("• پرونده‌ی \u2068" + mine.number + "\u2069 (ارسال و تحویل، ثبت‌شده در ")
-    assert "در حال بررسی؛ همکارم داره بررسیش می‌کنه و تا " in line and "ساعت" in line  # a Jalali date and time
+    assert "): در حال بررسی؛ تا " in line and "ساعت" in line  # the next follow-up's Jalali date and time
     assert line.endswith("نتیجه رو بهتون خبر می‌دیم.")
 
 
