@@ -64,7 +64,7 @@ def stems_of(word: str) -> set[str]:
     """Every way to read `word` as stem + personal ending (the stem keeps at least two letters)."""
     stems = {word}
     for _ in range(2):  # an object clitic may follow the personal ending: «بردمش»
-        for stem in list(stems):
+        for stem in stems.copy():
             for ending in PERSON_ENDINGS:
                 if ending and stem.endswith(ending) and len(stem) - len(ending) >= 2:
                     stems.add(stem[: -len(ending)])
