@@ -29,7 +29,7 @@ _PERSIAN = re.compile("[\u0600-\u06ff]")
 _OPENERS = (
     "با عرض سلام و احترام", "با عرض سلام", "با سلام و احترام", "با سلام", "با احترام", "سلام علیکم", "سلام وقت بخیر", "سلام", "درود", "وقت بخیر",
     "وقتتون بخیر", "وقت شما بخیر", "خسته نباشید", "روز بخیر", "عصر بخیر", "شب بخیر", "ببخشید",
-    "عرض ادب", "ممنون", "مرسی", "salam", "slm", "خب", "ببینید", "راستش", "صادقانه بگم", "رک بگم", "راستشو بخواید", "آقا", "خانم",
+    "عرض ادب", "ممنون", "مرسی", "مزاحم میشم", "مزاحم می‌شم", "مزاحمتون شدم", "مزاحم شدم", "شرمنده", "salam", "slm", "خب", "ببینید", "راستش", "صادقانه بگم", "رک بگم", "راستشو بخواید", "آقا", "خانم",
 )
 _FILLERS = {"همین", "همین بود", "ممنون", "مرسی", "تشکر", "باشه", "اوکی", "خب", "آره", "نه", "بله",
             "واقعا", "واقعا که", "یعنی چی", "چه وضعشه", "این چه وضعشه", "این چه وضعیه", "دستتون درد نکنه",
@@ -51,6 +51,7 @@ _LET_ME_SAY = re.compile(r"^(?:ب[زذ]ارید [^،,]{0,30}?بگم[،,]? ?|[^،
 _MAY_INSULT = re.compile("|".join(re.escape(p) for p in sorted({w[:3] for w in _INSULTS} | {p[:3] for p in _INSULT_PHRASES})))
 _RHETORICAL = re.compile(r"^(?:چرا|آخه|آخر|اصلا|اصن|یعنی)\s+")
 _MODALS = {"باید", "میشه", "می‌شه", "نمیشه", "نمی‌شه", "که", "تا", "اگه", "اگر", "چرا", "کی", "وقتی"}
+_PLEASE = re.compile(r"^خواهش (?:می‌|می)?کنم[،,]? ")
 _COPULAS = {"است", "هست", "نیست", "بود", "نبود"}
 _POLITE = {"لطفا", "لطفاً", "خواهشا", "خواهشاً", "لطفا،"}
 
@@ -190,6 +191,7 @@ def _say_back(sentence: str) -> str:
     """One sentence from the company's side; an all-Finglish sentence is quoted as written."""
     if _LATIN_WORD.search(sentence) and not _PERSIAN.search(sentence):
         return f"«{sentence}»"
+    sentence = _PLEASE.sub("لطفا ", sentence)  # «خواهش می‌کنم» here means «please», not «I request»
     try:
         to_second_person(sentence, strict=True)
     except UnsafeShift:
@@ -214,6 +216,9 @@ _FEELING_ONLY = re.compile(
 )
 
 
+_REQUEST = re.compile(r"(?:^|\s)(?:لطفا|لطفاً|خواهشا|خواهشاً|خواهش می‌کنم|خواهش میکنم)(?:\s|$)")
+
+
 def _score(sentence: str, index: int) -> int:
     score = 0
     if re.search(r"\d", sentence):
@@ -226,6 +231,8 @@ def _score(sentence: str, index: int) -> int:
         score += 2
     if index == 0:
         score += 1
+    if _REQUEST.search(sentence):
+        score -= 3  # what the customer wants is asked next; a long story's reflection keeps the facts
     if _FEELING_ONLY.search(sentence) and score <= 1:
         score -= 2
     return score
