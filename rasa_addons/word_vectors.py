@@ -221,12 +221,14 @@ class PersianWordVectorFeaturizer(DenseFeaturizer, GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {**DenseFeaturizer.get_default_config(), "vectors": DEFAULT_VECTORS, "pooling": "mean",
-                "review_sentiment": False}
+                "review_sentiment": False, "token_vectors": True}
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
         if config.get("pooling") not in {"mean", "max"}:
             raise InvalidConfigException("PersianWordVectorFeaturizer: pooling must be 'mean' or 'max'")
+        if not config.get("token_vectors", True) and not config.get("review_sentiment"):
+            raise InvalidConfigException("PersianWordVectorFeaturizer: token_vectors and review_sentiment are both off")
 
     def __init__(self, config: Dict[Text, Any], name: Text) -> None:
         super().__init__(name, config)
@@ -255,6 +257,12 @@ class PersianWordVectorFeaturizer(DenseFeaturizer, GraphComponent):
         return messages
 
     def _featurize(self, message: Message, attribute: Text, words: List[str]) -> None:
+        if not self._config["token_vectors"]:
+            # Only PerSent's verdict: one sentence feature, zero rows to keep DIET's widths equal.
+            verdict = self.vectors.review_sentiment(words)[np.newaxis, :]
+            sequence = np.zeros((len(words), verdict.shape[1]), np.float32)
+            self.add_features_to_message(sequence, verdict, attribute, message)
+            return
         zero = np.zeros(self.vectors.dim, dtype=np.float32)
         found = [self.vectors.vector(w) for w in words]
         sequence = np.stack([v if v is not None else zero for v in found])

@@ -89,3 +89,11 @@ def test_entity_values_are_read_as_the_actions_read_them() -> None:
     assert nlu_eval._entity_key("ticket_id", "HM") == ""
     assert nlu_eval._entity_key("phone", "+98 912 123 4567") == "9121234567"
     assert nlu_eval._entity_key("resolution", "refund") == "refund"
+
+
+def test_per_entity_figures_are_gated_only_when_strict_but_the_totals_always() -> None:
+    baseline = {"clean.entity.phone.recall": 1.0, "clean.entity_recall": 0.9}
+    current = {"clean.entity.phone.recall": 0.667, "clean.entity_recall": 0.9}
+    assert nlu_eval.regressions(current, baseline, 0.02, strict=False) == []
+    assert nlu_eval.regressions(current, baseline, 0.02, strict=True)
+    assert nlu_eval.regressions({**current, "clean.entity_recall": 0.85}, baseline, 0.02, strict=False)
