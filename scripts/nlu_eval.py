@@ -22,7 +22,7 @@ What it measures (definitions are the ones `docs/nlu.md` explains):
 - in-process parse latency (p50/p95) and the process's peak resident memory.
 
 The exit code is 1 when a gated figure is worse than `tests/nlu/baseline.json` by more than
---max-drop (the regression gate CI runs); per-intent F1 (about ten messages each, so one message moves
+--max-drop (the regression gate CI runs); per-intent F1 (about thirty messages each, so one message moves
 it by about 0.03) and per-entity precision/recall (a few values each) are printed and stored but gated
 only with --strict; the overall entity precision and recall are always gated. Targets from issue 8 are
 printed beside each figure; missing a target does not fail the run (they are a benchmark).
