@@ -55,7 +55,7 @@ _CUSTOMER_PRONOUNS = {
     "من": "شما", "منو": "شما رو", "مرا": "شما رو", "منم": "شما هم", "بهم": "بهتون", "ازم": "ازتون",
     "برام": "براتون", "برایم": "براتون", "واسم": "براتون", "باهام": "باهاتون", "خودم": "خودتون",
     "خودمو": "خودتون رو", "خودمم": "خودتون هم", "روم": "روتون", "پیشم": "پیشتون", "دنبالم": "دنبالتون",
-    "سرم": "سرتون", "جلوم": "جلوتون", "مال‌من": "مال شما", "ما": "شما", "مارو": "شما رو", "ماها": "شما",
+    "سرم": "سرتون", "جلوم": "جلوتون", "مال‌من": "مال شما", "منه": "شماست", "ما": "شما", "مارو": "شما رو", "ماها": "شما",
     "بهمون": "بهتون", "ازمون": "ازتون", "برامون": "براتون", "واسمون": "براتون", "باهامون": "باهاتون",
     "خودمون": "خودتون", "خودمونو": "خودتون رو", "مام": "شما هم", "اینجانب": "شما", "بنده": "شما",
 }
@@ -70,6 +70,7 @@ _STATES = {
     "منتظر", "ناراحت", "عصبانی", "شاکی", "مطمئن", "مجبور", "خسته", "نگران", "ناراضی", "پشیمون",
     "پشیمان", "کلافه", "شرمنده", "ناامید", "دلخور", "مریض", "معطل", "آواره", "بیکار", "حیرون", "حیران",
     "عاصی", "مشتری", "راضی", "ناچار", "گرسنه", "سرگردون", "سرگردان", "شوکه", "مطلع", "آماده",
+    "مقصر", "بی‌تقصیر", "بدهکار", "طلبکار",
 }
 # Everyday nouns of complaints that hazm's lexicon lacks («گوشی» is not in it).
 _COMPLAINT_NOUNS = {
@@ -282,8 +283,8 @@ def _possessive(word: str, next_word: str | None, after_preposition: bool = Fals
             continue
         base = base.rstrip(ZWNJ)
         said_without_he = lex.words.get(base, 0) < 1000 < lex.words.get(base + "ه", 0) and not base.endswith("ه")
-        if said_without_he and (after_preposition or next_word in _NOUN_FOLLOWERS):
-            base += "ه"  # «منتظر بستم» is «بسته‌م» written the way it is said
+        if said_without_he and (after_preposition or next_word in _NOUN_FOLLOWERS or suffix == "مو"):
+            base += "ه"  # «منتظر بستم»، «بستمو» are «بسته‌م»، «بسته‌مو» written the way they are said
         elif suffix == "م" and base.endswith(("ش", "ت")) and lex.words.get(base, 0) < 1000 and _is_noun(base[:-1]):
             return None  # «آخرشم»، «پولشم»: «‑ش» + «هم»
         if len(base) < 2 or not _is_noun(base):
@@ -379,6 +380,9 @@ def shift_word(word: str, next_word: str | None = None, previous_word: str | Non
     if possessive is not None and (next_word in _OBJECT_MARKERS or after_preposition):
         return possessive  # «خریدم رو»، «منتظر بستم»: a noun is what comes there
     verb = parse_verb(word) if next_word not in _OBJECT_MARKERS else None  # «مردم رو»: never «I died»
+    if verb is None and next_word in _OBJECT_MARKERS and previous_word == "که":
+        verb = parse_verb(word)  # «پولی که برداشتید رو»: a relative clause's verb before «رو»
+        verb = verb if verb is not None and verb.ending in ("ید", "ین", "یم") else None
     if (verb is not None and verb.prefix == "" and verb.ending == "م" and verb.past
             and (next_word is None or next_word[:1].isdigit() or next_word in _NOUN_FOLLOWERS)
             and not clause_end and (verb.preverb + verb.stem in _VERB_NOUNS

@@ -17,7 +17,7 @@ from actions.person_shift import ZWNJ, UnsafeShift, parse_verb, to_second_person
 from hamdel.persian import to_ascii_digits, to_persian_digits
 
 _ARABIC_LETTERS = (("ي", "ی"), ("ك", "ک"), ("ى", "ی"), ("ة", "ه"))
-_SENTENCE_END = re.compile(r"(?<=[.!?؟…])\s+|[!?؟]+|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.!?؟…])\s+|([!?؟]+)|\n+")  # the captured marks tell a question
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\u200d\u2b50\u2b55\u203c\u2049]+")
 _STRETCH = re.compile(r"([^\W\d_])\1{2,}")  # letters only: «خیلیییی» shrinks, «1250000» never does
 _SHOUT = re.compile(r"[!]+|[؟?]{2,}")
@@ -29,7 +29,7 @@ _PERSIAN = re.compile("[\u0600-\u06ff]")
 _OPENERS = (
     "با عرض سلام و احترام", "با عرض سلام", "با سلام و احترام", "با سلام", "با احترام", "سلام علیکم", "سلام وقت بخیر", "سلام", "درود", "وقت بخیر",
     "وقتتون بخیر", "وقت شما بخیر", "خسته نباشید", "روز بخیر", "عصر بخیر", "شب بخیر", "ببخشید",
-    "عرض ادب", "ممنون", "مرسی", "مزاحم میشم", "مزاحم می‌شم", "مزاحمتون شدم", "مزاحم شدم", "شرمنده", "salam", "slm", "خب", "ببینید", "راستش", "صادقانه بگم", "رک بگم", "راستشو بخواید", "آقا", "خانم",
+    "عرض ادب", "ممنون", "مرسی", "مزاحم میشم", "مزاحم می‌شم", "مزاحمتون شدم", "مزاحم شدم", "شرمنده", "salam", "slm", "الو", "خب", "ببینید", "راستش", "صادقانه بگم", "رک بگم", "راستشو بخواید", "آقا", "خانم",
 )
 _FILLERS = {"همین", "همین بود", "ممنون", "مرسی", "تشکر", "باشه", "اوکی", "خب", "آره", "نه", "بله",
             "واقعا", "واقعا که", "یعنی چی", "چه وضعشه", "این چه وضعشه", "این چه وضعیه", "دستتون درد نکنه",
@@ -155,12 +155,13 @@ def split_sentences(story: str) -> list[str]:
     """Informative sentences of the story, cleaned; greetings, fillers and bare shouting dropped."""
     story = clean_for_reflection(story)  # once for the whole story: a 4,096-character one stays fast
     out: list[str] = []
-    for part in _SENTENCE_END.split(story):
+    pieces = _SENTENCE_END.split(story)
+    for part, mark in zip(pieces[0::2], [*pieces[1::2], None]):
         part = (part or "").strip(" ،,.؛:")
         part = _strip_opener(_LET_ME_SAY.sub("", _strip_opener(part))).strip(" ،,.؛:")
         if not part or part in _FILLERS or len(part) <= 2:
             continue
-        out.append(part)
+        out.append(part + "؟" if mark and ("؟" in mark or "?" in mark) else part)
     return out
 
 
@@ -189,6 +190,8 @@ def _wants_us_to(clause: str) -> str:
 
 def _say_back(sentence: str) -> str:
     """One sentence from the company's side; an all-Finglish sentence is quoted as written."""
+    asked = sentence.endswith("؟")
+    sentence = sentence.rstrip("؟").strip(" ،,.؛:")
     if _LATIN_WORD.search(sentence) and not _PERSIAN.search(sentence):
         return f"«{sentence}»"
     sentence = _PLEASE.sub("لطفا ", sentence)  # «خواهش می‌کنم» here means «please», not «I request»
@@ -196,12 +199,118 @@ def _say_back(sentence: str) -> str:
         to_second_person(sentence, strict=True)
     except UnsafeShift:
         return f"«{sentence}»"  # quoted as written rather than guessing who did what
-    sentence = _RHETORICAL.sub("", sentence).strip()
+    if asked or _WHY_AT_AN_END.search(_ASKING_LEAD.sub("", sentence)):
+        return _say_question(sentence)
+    return _say_statement(_RHETORICAL.sub("", sentence).strip())
+
+
+def _say_statement(sentence: str) -> str:
     clauses = re.split(r"(،|؛|(?<!\d),|,(?!\d))", sentence)
     said = "".join(part if part in ("،", ",", "؛") else _wants_us_to(part.strip()) if part.strip() else part
                    for part in clauses)
     said = re.sub(r"\s*(،|؛|(?<!\d),|,(?!\d))\s*", r"\1 ", said)
     return _SPACES.sub(" ", said).strip(" ،,؛")
+
+
+# ----- questions ------------------------------------------------------------------------------------
+# Said back as a statement, a question changes meaning: «پولمو پس نمیدین؟» is not «پولتون رو پس
+# نمی‌دیم» (a refusal). It stays the customer's question: «می‌پرسید چرا …»، «می‌پرسید … کجاست»,
+# «می‌پرسید پولتون رو پس می‌دیم یا نه» (a yes/no question names both answers, so its verb is said in
+# the affirmative); «میشه …؟» asks for something («می‌خواید …»); «مگه نگفتید …؟» asserts «گفتیم …»;
+# a purely rhetorical one («این چه وضعشه؟»، «چه خبره؟») carries no fact and is dropped.
+_ASKED = "می‌پرسید "
+_WH_WORDS = {
+    "چرا", "کی", "کجا", "کجاست", "کجاس", "کجان", "کو", "چی", "چیه", "چیشد", "چطور", "چطوری", "چجوری",
+    "چگونه", "چقدر", "چند", "چندتا", "کدوم", "کدام", "چیکار", "چکار", "چه",
+}
+_KNOW_OR_TELL = {"بدونم", "بدونیم", "بدانم", "نمیدونم", "بگید", "بگین", "بفرمایید", "بگو"}  # «میخوام بدونم کی…»
+_ASKING_LEAD = re.compile(
+    r"^(?:(?:آخه|آخر|اصلا|اصلاً|اصن|خب|آقا|واقعا) +"
+    r"|پس +(?=(?:چرا|کی|کجا|کجاست|کو|چی|چطور|چطوری|چجوری|چقدر|چیکار)(?![\w\u200c])))+"
+)
+_WHY_AT_AN_END = re.compile(r"^چرا(?![\w\u200c])|(?<= )چرا$")  # «چرا …» and «… چرا» ask without «؟» too
+_RHETORICAL_QUESTIONS = {
+    "چه خبره", "چه خبره اینجا", "یعنی چی", "چی شده", "چیه این وضع", "این چه وضعشه", "کسی هست", "کسی نیست",
+    "خجالت نمیکشید", "خجالت نمیکشین", "شما خجالت نمیکشید", "شما خجالت نمیکشین", "حیا نمیکنید", "شرم نمیکنید",
+}
+_TRAILING_PARTICLES = {"دیگه", "پس", "آخه", "ها"}  # «پولمو پس نمیدین دیگه؟»: not said before «یا نه»
+_WHAT_DO_YOU_MEAN = re.compile(r"^یعنی چی(?: که)? +")  # «یعنی چی که پرونده‌م بسته شده»: a protest of a fact
+_MAY_YOU = re.compile(
+    r"^(?:میشه|می‌شه|امکانش هست(?: که)?|امکان داره|میتونید|می‌تونید|میتونین|می‌تونین)(?: لطفا| لطفاً)? +"
+)
+_CLAUSES = re.compile(r"(،|؛|(?<!\d),|,(?!\d))")
+
+
+def _say_question(sentence: str) -> str:
+    """Clauses before the one that asks are said back as facts; from it on, as the customer's question."""
+    parts = _CLAUSES.split(sentence)
+    texts = parts[0::2]
+    first = next((n for n, text in enumerate(texts) if _wh_word(text.split()) is not None), len(texts) - 1)
+    before = "".join(parts[: 2 * first]).strip(" ،,؛")
+    asked = _ask("".join(parts[2 * first:]).strip(" ،,؛"))
+    if not before:
+        return asked
+    return f"{_say_statement(before)}، {asked}" if asked else _say_statement(before)
+
+
+def _wh_word(words: list[str]) -> int | None:
+    return next((i for i, w in enumerate(words) if w.replace(ZWNJ, "") in _WH_WORDS), None)
+
+
+def _ask(text: str) -> str:
+    text = _ASKING_LEAD.sub("", text).strip()
+    if not text or text.replace(ZWNJ, "") in _RHETORICAL_QUESTIONS:
+        return ""
+    if text.startswith("این چه ") and " که " not in text:
+        return ""  # «این چه طرز برخورده؟»
+    protest = _WHAT_DO_YOU_MEAN.match(text)
+    if protest:
+        return _say_statement(text[protest.end():])
+    words = text.split()
+    wh = _wh_word(words)
+    if wh is not None:
+        if any(w.replace(ZWNJ, "") in _KNOW_OR_TELL for w in words[:wh]):
+            return _say_statement(text)  # already an indirect question: «می‌خواید بدونید … کی …»
+        if words[-1] == "چرا" and len(words) > 1:
+            words = ["چرا", *words[:-1]]  # «جواب نمیدین چرا» → «می‌پرسید چرا جواب نمی‌دیم»
+        return _ASKED + to_second_person(" ".join(words))
+    request = _MAY_YOU.match(text)
+    if request:
+        wanted = _wants_us_to(text[request.end():])
+        return wanted if wanted.startswith("می‌خواید") else _ASKED + to_second_person(text)
+    if words[0] in ("مگه", "مگر"):  # «مگه نگفتید امروز میرسه؟» says «you told me it arrives today»
+        denied = next((i for i, w in enumerate(words) if _affirmative(w) != w), None)
+        if denied is None:
+            return f"«{text}»"
+        return _say_statement(" ".join([*words[1:denied], _affirmative(words[denied]), *words[denied + 1:]]))
+    if any(w.startswith("هیچ") or w in ("نیست", "نیستش") for w in words):
+        return f"«{text}»"  # «کسی نیست جواب بده؟» has no affirmative to ask about
+    if " یا " in f" {text} ":
+        return _ASKED + to_second_person(text)  # «… فرستادید یا نه»: both answers already named
+    while len(words) > 1 and words[-1] in _TRAILING_PARTICLES:
+        words = words[:-1]
+    verb_at = _last_verb(words)
+    if verb_at is None and (len(words) == 1 or len(words) == 2 and any(ch.isdigit() for ch in text)):
+        return _say_statement(" ".join(words))  # «سفارش ۱۲۳۴۵؟»: a reference, nothing is asked
+    if verb_at is not None:
+        words[verb_at] = _affirmative(words[verb_at])
+    return _ASKED + to_second_person(" ".join(words)) + " یا نه"
+
+
+def _last_verb(words: list[str]) -> int | None:
+    return next((i for i in range(len(words) - 1, -1, -1) if parse_verb(words[i].replace(ZWNJ, "")) is not None), None)
+
+
+def _affirmative(word: str) -> str:
+    """«نمیدین» → «میدین»، «برنگردوندید» → «برگردوندید»، «نیستید» → «هستید»: the verb without its negation."""
+    bare = word.replace(ZWNJ, "")
+    verb = parse_verb(bare)
+    if verb is not None and verb.stem == "نیست" and bare.startswith("نیست"):
+        return "هست" + bare[len("نیست"):]
+    if verb is None or verb.perfect or verb.prefix not in ("ن", "نمی"):
+        return word
+    at = len(verb.preverb)
+    return bare[:at] + bare[at + 1:]
 
 
 _PROBLEM = re.compile(
@@ -288,6 +397,8 @@ def reflect_story(story: str, *, order_id: str | None = None, max_sentences: int
         for n, i in enumerate(chosen)
     ]
     text = "؛ ".join(p for p in picked if p)
+    if not text and sentences:  # only a rhetorical question («این چه وضعشه؟»): the customer's words, quoted
+        text = "؛ ".join(f"«{sentences[i].rstrip('؟')}»" for i in chosen)
     text = _trim(text, max_chars)
 
     orders = find_order_numbers(story)

@@ -118,6 +118,52 @@ def test_the_informal_you_is_quoted_not_guessed() -> None:
     assert reflect("پیکتون با لحن خیلی بدی با مادرم حرف زد") == "پیکمون با لحن خیلی بدی با مادرتون حرف زد."
 
 
+# ----- questions stay questions (issue 9) ----------------------------------------------------------
+def test_a_yes_no_question_is_asked_back_not_said_as_our_refusal() -> None:
+    text = reflect("پولمو پس نمیدین؟")
+    assert text == "می‌پرسید پولتون رو پس می‌دیم یا نه."
+    assert "نمی‌دیم" not in text
+    assert reflect("پولمو پس نمیدین دیگه؟") == "می‌پرسید پولتون رو پس می‌دیم یا نه."
+    assert reflect("سفارشم رو فرستادید یا نه؟") == "می‌پرسید سفارشتون رو فرستادیم یا نه."
+    assert reflect("شما مسئول نیستید؟") == "می‌پرسید ما مسئول هستیم یا نه."
+
+
+def test_a_why_question_stays_a_why_question_wherever_its_why_stands() -> None:
+    assert reflect("اصن جواب نمیدین چرا؟ ۱۰ بار زنگ زدم") == "می‌پرسید چرا جواب نمی‌دیم؛ ۱۰ بار زنگ زدید."
+    assert reflect("چرا هیچکس جواب نمیده؟") == "می‌پرسید چرا هیچکس جواب نمی‌ده."
+    assert reflect("۱۰ بار زنگ زدم، چرا جواب نمیدین؟") == "۱۰ بار زنگ زدید، می‌پرسید چرا جواب نمی‌دیم."
+    assert reflect("چرا جواب نمیدین") == "می‌پرسید چرا جواب نمی‌دیم."  # no «؟», still asked
+
+
+def test_other_question_words_are_asked_back_in_place() -> None:
+    assert reflect("من کی باید جواب بگیرم؟") == "می‌پرسید شما کی باید جواب بگیرید."
+    assert reflect("سفارشم کجاست؟ ۵ روزه منتظرم") == "می‌پرسید سفارشتون کجاست؛ ۵ روزه منتظرید."
+    assert reflect("کی قراره درستش کنید؟؟") == "می‌پرسید کی قراره درستش کنیم."
+    assert reflect("پس کی میرسه؟") == "می‌پرسید کی می‌رسه."
+
+
+def test_can_you_is_a_request_and_an_indirect_question_is_already_said_back() -> None:
+    assert reflect("میشه پولمو برگردونید؟") == "می‌خواید پولتون رو برگردونیم."
+    assert reflect("میخوام بدونم سفارشم کی میرسه؟") == "می‌خواید بدونید سفارشتون کی می‌رسه."
+
+
+def test_didnt_you_say_is_said_back_as_what_it_asserts() -> None:
+    assert reflect("مگه نگفتید امروز میرسه؟ الان ساعت ۹ شبه") == "گفتیم امروز میرسه؛ الان ساعت ۹ شبه."  # what we said is quoted as written
+
+
+def test_purely_rhetorical_questions_are_dropped_or_quoted_never_answered() -> None:
+    assert reflect("این چه وضعشه؟ سفارشم ۱۰ روزه نرسیده") == "سفارشتون ۱۰ روزه نرسیده."
+    assert reflect("چه خبره؟ سه روزه اینترنتم قطعه") == "سه روزه اینترنتتون قطعه."
+    assert reflect("شما خجالت نمیکشید؟ سفارشم ۱۰ روزه نرسیده") == "سفارشتون ۱۰ روزه نرسیده."
+    assert reflect("این چه وضعشه؟") == "«این چه وضعشه»."  # nothing else was said: the words, quoted
+    assert reflect("سه بار تیکت زدم. کسی نیست جواب بده؟") == "سه بار تیکت زدید؛ «کسی نیست جواب بده»."
+
+
+def test_a_question_about_the_customer_keeps_the_customer_as_its_subject() -> None:
+    assert reflect("من مقصرم؟") == "می‌پرسید شما مقصرید یا نه."
+    assert reflect("تقصیر منه؟") == "می‌پرسید تقصیر شماست یا نه."
+
+
 # ----- person shift, word by word -------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("said", "said_back"),
@@ -216,7 +262,11 @@ def test_a_long_story_is_reflected_in_well_under_five_milliseconds() -> None:
     assert (time.process_time() - start) / 20 < 0.005
 
 
-@pytest.mark.parametrize("hostile", ["\u2003" * 2000, "ی" * 4000, "1" * 4096, "،" * 4000, "می" * 2000, "م " * 2000])
+@pytest.mark.parametrize("hostile", [
+    "\u2003" * 2000, "ی" * 4000, "1" * 4096, "،" * 4000, "می" * 2000, "م " * 2000,
+    "؟" * 4096, "آخه " * 1000 + "؟", "پس " * 1360 + "؟", "مگه " * 1000 + "؟", "یعنی چی که " * 370 + "؟",
+    "میشه " * 800 + "؟", "پولمو نمیدین" + " دیگه" * 800 + "؟",
+])
 def test_hostile_input_is_fast(hostile: str) -> None:
     reflect_story("گرم کردن")
     start = time.process_time()

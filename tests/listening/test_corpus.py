@@ -36,7 +36,7 @@ PERSON_ENDINGS = (
 FUNCTION_WORDS = {
     "شما", "ما", "رو", "هم", "به", "از", "با", "برای", "که", "یه", "هستید", "هستیم", "میخواید",
     "بهتون", "ازتون", "براتون", "باهاتون", "خودتون", "خودمون", "روتون", "سرتون", "پیشتون", "جلوتون",
-    "دنبالتون",
+    "دنبالتون", "میپرسید", "یا", "نه", "شماست",
 }
 # Formal light verbs are said back in speech: «ثبت نمودم» → «ثبت کردید»، «پیگیری فرمایید» → «پیگیری کنیم».
 SPOKEN_LIGHT_VERBS = {"نمود": "کرد", "فرما": "کن", "نما": "کن"}
@@ -85,8 +85,8 @@ def broken_words(story: str, reflection: str) -> list[str]:
     for word in words_of(reflection):
         if word in known or word in FUNCTION_WORDS or word.isdigit():
             continue
-        if stems_of(word) & source_stems:
-            continue
+        if stems_of(word) & source_stems or stems_of("ن" + word) & source_stems:
+            continue  # the second: a negative verb of a yes/no question said in the affirmative («… می‌دیم یا نه»)
         bad.append(word)
     return bad
 
