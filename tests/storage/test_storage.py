@@ -63,3 +63,27 @@ def test_spooled_records_that_still_fail_stay_spooled(tmp_path: Path) -> None:
     assert spool.drain(only_first, path) == 1
     assert spool.drain(lambda record: None, path) == 1
     assert not path.exists() or path.read_text() == ""
+
+
+def test_a_drain_that_crashed_is_finished_by_the_next_one(tmp_path: Path) -> None:
+    path = tmp_path / "pending.jsonl"
+    spool.save({"n": 1}, path)
+    spool.save({"n": 2}, path)
+    path.rename(path.with_suffix(".draining"))  # the previous drain claimed the file, then crashed
+    spool.save({"n": 3}, path)  # and a ticket was spooled since
+    replayed: list[int] = []
+    assert spool.drain(lambda record: replayed.append(record["n"]), path) == 3
+    assert replayed == [1, 2, 3]
+    assert not path.with_suffix(".draining").exists()
+
+
+def test_a_torn_line_is_set_aside_and_the_records_after_it_are_replayed(tmp_path: Path) -> None:
+    path = tmp_path / "pending.jsonl"
+    spool.save({"n": 1}, path)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write('{"n": 2, "story": "سفارشم نرس\n')  # a crash in the middle of a write
+    spool.save({"n": 3}, path)
+    replayed: list[int] = []
+    assert spool.drain(lambda record: replayed.append(record["n"]), path) == 2
+    assert replayed == [1, 3]
+    assert "سفارشم نرس" in path.with_suffix(".rejected").read_text(encoding="utf-8")
