@@ -18,8 +18,11 @@ from actions.conversation import (
     latest_entity,
     latest_intent,
     latest_text,
+    policy_or_none,
     reset_complaint,
 )
+from actions.remedies import canonical_wish
+from actions.triage import COMPLAINT_FLOOR
 from actions.empathy import choose_variant, contains_insult, estimate_anger, situation_for, tone_for, variant_keys
 from actions.reflection import reflect_story
 
@@ -61,6 +64,26 @@ def find_prior_open_ticket(conversation_id: str, category: str) -> dict[str, str
         }
 
 
+def category_from_ranking(parse_data: dict[str, Any]) -> str | None:
+    """The complaint category the NLU ranked highest, when its top intent names none (a wish
+    such as «پولمو می‌خوام» is request_resolution; the story may still be about a product)."""
+    ranked = [(float(e.get("confidence") or 0), e.get("name")) for e in parse_data.get("intent_ranking") or []
+              if e.get("name") in CATEGORY_BY_INTENT and float(e.get("confidence") or 0) >= COMPLAINT_FLOOR]
+    return CATEGORY_BY_INTENT[max(ranked)[1]] if ranked else None
+
+
+def stated_wish(tracker: Tracker, text: str, category: str | None) -> str | None:
+    """A remedy the customer names while telling the story (NLU entity, or the operator's phrases).
+    A wish for follow-up is not taken from the story: «گفتن پیگیری می‌کنیم» is what happened,
+    not what the customer asks for."""
+    policy = policy_or_none()
+    entity = latest_entity(tracker, "resolution")
+    if policy is None:
+        return entity
+    wish = canonical_wish(entity, policy, category) or policy.match_wish(text, category)
+    return wish if wish and wish != "follow_up" and wish not in policy.refused(text) else None
+
+
 class ActionHearStory(Action):
     """Add the customer's message to the story without cutting in (seed 000: let them empty
     their heart), and on the first part check once for an open ticket on the same topic (seed 001).
@@ -97,12 +120,15 @@ class ActionHearStory(Action):
             already_calmed = bool(tracker.get_slot("deescalated"))
         story = append_to_story(previous_story, text)
         turns = len([line for line in (story or "").split("\n") if line.strip()])
-        said = CATEGORY_BY_INTENT.get(intent)
+        said = CATEGORY_BY_INTENT.get(intent) or category_from_ranking(tracker.latest_message or {})
         category = (said or previous_category) if starting else (previous_category or said)
+        wish = stated_wish(tracker, text, category)
         if category is None:
-            category = CATEGORY_BY_WISH.get(latest_entity(tracker, "resolution") or "", "service")
+            category = CATEGORY_BY_WISH.get(wish or "", "service")
         anger = max(previous_anger, float(estimate_anger(text)))
         calm_down = contains_insult(text) and not already_calmed
+        if wish and not tracker.get_slot("resolution") and not latest_entity(tracker, "resolution"):
+            events.append(SlotSet("resolution", wish))
         events += [
             SlotSet("complaint_story", story),
             SlotSet("story_turns", turns_label(turns)),
@@ -112,7 +138,7 @@ class ActionHearStory(Action):
         ]
         if calm_down:
             events.append(SlotSet("deescalated", True))
-        if latest_entity(tracker, "resolution") and text:
+        if wish and text:
             events.append(SlotSet("remedy_text", text))  # the wish in the customer's own words
         if starting:
             try:

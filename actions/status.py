@@ -22,7 +22,9 @@ from hamdel.labels import (
 )
 from hamdel.persian import to_persian_digits
 from hamdel.storage.db import session_scope
-from hamdel.storage.models import FollowUpStatus, Ticket
+from actions.tickets import next_allowed_time
+from hamdel.followup_policy import load_followup_policy
+from hamdel.storage.models import FollowUpKind, FollowUpStatus, Ticket
 from hamdel.storage.tickets import TICKET_PREFIX, customer_tickets, find_customer, ticket_by_number
 
 logger = logging.getLogger(__name__)
@@ -42,8 +44,9 @@ def canonical_ticket_number(raw: str | None) -> str | None:
 
 def next_step(ticket: Ticket, first_response_hours: int) -> str:
     """What happens next and by when, from the ticket's status and its next pending follow-up."""
-    due = next((f.due_at for f in ticket.followups if f.status is FollowUpStatus.PENDING), None)
-    when = format_jalali(due) if due else STATUS_WHEN_UNKNOWN
+    due = next((f.due_at for f in ticket.followups if f.status is FollowUpStatus.PENDING
+                and f.kind is not FollowUpKind.ACKNOWLEDGEMENT), None)
+    when = format_jalali(next_allowed_time(due, load_followup_policy())) if due else STATUS_WHEN_UNKNOWN
     return STATUS_NEXT_STEP[ticket.status.value].format(when=when, hours=to_persian_digits(str(first_response_hours)))
 
 

@@ -219,3 +219,19 @@ async def test_a_greeting_in_the_middle_continues_the_complaint() -> None:
     tracker = make_tracker("سلام", "greet", slots={"phase": "confirming", "complaint_story": "بسته نرسیده"})
     events = await ActionResumeComplaint().run(CollectingDispatcher(), tracker, {})
     assert events == [SlotSet("phase", "confirming"), SlotSet("phase_before_cancel", None), SlotSet("cancel_outcome", None)]
+
+
+async def test_a_wish_told_with_the_story_is_kept_and_the_topic_comes_from_the_ranking(database_url: str) -> None:
+    text = normalize("کالایی که خریدم خراب بود و پولمو میخوام")
+    tracker = make_tracker(text, "request_resolution")
+    tracker.latest_message["intent_ranking"] = [{"name": "request_resolution", "confidence": 0.55},
+                                                {"name": "complain_product", "confidence": 0.35},
+                                                {"name": "complain_billing", "confidence": 0.05}]
+    slots = slots_from(await ActionHearStory().run(CollectingDispatcher(), tracker, {}))
+    assert (slots["resolution"], slots["remedy_text"], slots["complaint_category"]) == ("refund", text, "product")
+
+
+async def test_a_promise_someone_made_is_not_taken_for_the_customers_wish() -> None:
+    slots = await hear("پشتیبانیتون گفت پیگیری میکنیم ولی خبری نشد", "complain_service", phase="hearing",
+                       complaint_story="اینترنتم قطعه", complaint_category="service")
+    assert "resolution" not in slots and "remedy_text" not in slots
