@@ -80,7 +80,7 @@ def stated_wish(tracker: Tracker, text: str, category: str | None) -> str | None
     entity = latest_entity(tracker, "resolution")
     if policy is None:
         return entity
-    wish = canonical_wish(entity, policy, category) or policy.match_wish(text, category)
+    wish = policy.match_wish(text, category) or canonical_wish(entity, policy, category)
     return wish if wish and wish != "follow_up" and wish not in policy.refused(text) else None
 
 

@@ -23,6 +23,7 @@ MAX_QUOTE = 80
 # Stored as `remedy` when the wish names nothing in the policy, or when there is no wish at all.
 UNLISTED = "unlisted"
 NO_WISH = "no_wish"
+FOLLOW_UP = "follow_up"
 # Replies that only confirm a wish stated before («نه، همین» means "no, just that").
 _JUST_THAT = {"همین", "همینه", "همین بود", "همین کافیه", "همون", "همونه", "همون کافیه", "فقط همین", "اره", "آره",
               "بله", "نه", "خیر", "درسته", "اوکی", "باشه"}
@@ -31,10 +32,13 @@ _NOTHING = ("هیچی نمیخوام", "چیزی نمیخوام", "هیچ کار
 
 def canonical_wish(value: str | None, policy: BusinessPolicy, category: str | None) -> str | None:
     """The policy's name for an NLU `resolution` value; raw values («عذرخواهی رسمی») are read
-    through the operator's phrases instead of being taken for an unknown wish."""
+    through the operator's phrases instead of being taken for an unknown wish, and a remedy whose
+    phrases do not mean it in this category («زودتر» about support) is not taken at all."""
     if not value:
         return None
-    return value if value in policy.remedies else policy.match_wish(value, category)
+    if value in policy.remedies:
+        return value if policy.remedies[value].named_in(category) else None
+    return policy.match_wish(value, category)
 
 
 def only_confirms(text: str) -> bool:
@@ -46,17 +50,22 @@ def understand_wish(*, intent: str | None, entity: str | None, text: str, stated
                     category: str | None, policy: BusinessPolicy) -> tuple[str | None, str | None]:
     """(canonical remedy or None, the customer's words when there is no canonical remedy).
 
-    Order: a remedy named now (NLU entity, then the operator's phrases) unless the customer
-    refuses it in the same breath; then a wish stated earlier, which «بله، همین» and «نه، همین»
-    both keep; «نه، هیچی» without an earlier wish means the customer only wanted to be heard.
+    Order: a remedy named now (the operator's phrases, which know the category and the longest
+    phrase, then the NLU entity) unless the customer refuses it in the same breath; then a wish
+    stated earlier, which «بله، همین» and «نه، همین» both keep; «نه، هیچی» without an earlier wish
+    means the customer only wanted to be heard.
     """
     refused = policy.refused(text)
-    named = canonical_wish(entity, policy, category)
-    if named and named not in refused:
-        return named, None
     keyword = policy.match_wish(text, category)
     if keyword:
         return keyword, None
+    named = canonical_wish(entity, policy, category)
+    if named and named not in refused:
+        return named, None
+    if entity in policy.remedies and FOLLOW_UP in policy.remedies and entity not in refused:
+        # A remedy whose words mean something else here («زودتر» about support): the customer
+        # wants the matter handled, and sooner; that is a wish for follow-up, never a refusal.
+        return FOLLOW_UP, None
     folded = fold(text)
     if any(phrase in folded for phrase in _NOTHING):
         return None, None
