@@ -24,12 +24,7 @@ from actions.conversation import (
 from actions.remedies import canonical_wish
 from actions.triage import COMPLAINT_FLOOR
 from actions.empathy import choose_variant, contains_insult, estimate_anger, situation_for, tone_for, variant_keys
-from actions.reflection import reflect_story
-
-try:  # helper A's correction function; appending is the fallback until it exists
-    from actions.reflection import apply_correction
-except ImportError:  # pragma: no cover - depends on the state of actions/reflection.py
-    apply_correction = None  # type: ignore[assignment]
+from actions.reflection import apply_correction, reflect_story
 from hamdel.jalali import format_jalali_date
 from hamdel.labels import STATUS_LABELS
 from hamdel.storage.db import session_scope
@@ -248,14 +243,6 @@ class ActionStartCorrection(Action):
         return [SlotSet("phase", "correcting"), SlotSet("correction_round", "again" if again else "first")]
 
 
-def corrected_story(story: str, correction: str) -> str:
-    """The story with the correction applied (the wrong part replaced, helper A's
-    `apply_correction`), or with the correction appended if that function is unavailable."""
-    if apply_correction is not None:
-        return apply_correction(story, correction)
-    return append_to_story(story, correction)
-
-
 class ActionTakeCorrection(Action):
     """Apply the correction to the story (what was wrong is replaced) and reflect again."""
 
@@ -264,7 +251,7 @@ class ActionTakeCorrection(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = latest_text(tracker)
-        story = corrected_story(tracker.get_slot("complaint_story") or "", text) if text else \
+        story = apply_correction(tracker.get_slot("complaint_story") or "", text) if text else \
             tracker.get_slot("complaint_story") or ""
         reflection = reflect_story(story or "", order_id=latest_entity(tracker, "order_id") or tracker.get_slot("order_id"))
         anger = max(float(tracker.get_slot("anger") or 0), float(estimate_anger(text)))
