@@ -21,10 +21,10 @@ from actions.conversation import (
     policy_or_none,
     reset_complaint,
 )
-from actions.remedies import canonical_wish
-from actions.triage import COMPLAINT_FLOOR
 from actions.empathy import choose_variant, contains_insult, estimate_anger, situation_for, tone_for, variant_keys
 from actions.reflection import apply_correction, reflect_story
+from actions.remedies import canonical_wish
+from actions.triage import COMPLAINT_FLOOR
 from hamdel.jalali import format_jalali_date
 from hamdel.labels import STATUS_LABELS
 from hamdel.storage.db import session_scope
@@ -190,7 +190,7 @@ class ActionLinkPriorTicket(Action):
         try:
             status = await asyncio.to_thread(add_to_prior_ticket, tracker.sender_id, number, story, utcnow())
         except SQLAlchemyError:
-            logger.error("could not add the customer's update to their ticket", exc_info=True)
+            logger.exception("could not add the customer's update to their ticket")
             # Keep the story and the question open: nothing the customer said is dropped.
             return [SlotSet("prior_outcome", "failed")]
         if status is None:

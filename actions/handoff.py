@@ -75,8 +75,8 @@ class ActionHandoff(Action):
             waiting_for_story = untold and number is None
             if number is None:
                 number = await asyncio.to_thread(self._open_and_escalate, tracker, reason)
-        except Exception:  # noqa: BLE001 - the customer is told; nothing is pretended
-            logger.error("hand-off failed", exc_info=True)
+        except Exception:
+            logger.exception("hand-off failed")
             return [SlotSet("handoff_outcome", "failed")]
         dispatcher.utter_message(json_message={"event": "handoff", "ticket_number": number, "reason": reason})
         policy = policy_or_none()

@@ -11,6 +11,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import latest_entity, latest_text, policy_or_none
+from actions.tickets import next_allowed_time
+from hamdel.followup_policy import load_followup_policy
 from hamdel.jalali import format_jalali, format_jalali_date
 from hamdel.labels import (
     CATEGORY_LABELS,
@@ -22,8 +24,6 @@ from hamdel.labels import (
 )
 from hamdel.persian import to_persian_digits
 from hamdel.storage.db import session_scope
-from actions.tickets import next_allowed_time
-from hamdel.followup_policy import load_followup_policy
 from hamdel.storage.models import FollowUpKind, FollowUpStatus, Ticket
 from hamdel.storage.tickets import TICKET_PREFIX, customer_tickets, find_customer, ticket_by_number
 
@@ -87,8 +87,8 @@ class ActionShowStatus(Action):
             policy = policy_or_none()
             hours = policy.first_response_hours if policy else 24
             result, lines = await asyncio.to_thread(look_up, tracker.sender_id, asked, hours)
-        except Exception:  # noqa: BLE001
-            logger.error("status look-up failed", exc_info=True)
+        except Exception:
+            logger.exception("status look-up failed")
             result, lines = "unavailable", None
         return [
             SlotSet("status_result", result),

@@ -3,6 +3,7 @@ policy entry and every complaint category: no empty slot, no brackets, no double
 alternatives the policy allows for that category (each one a button)."""
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ def problems(sentence: str) -> list[str]:
     if "  " in sentence or " ." in sentence or " ،" in sentence or ".." in sentence:
         found.append("broken spacing or punctuation")
     words = re.findall(r"[^\s«».،؛:?؟!()]+", sentence)
-    doubled = [a for a, b in zip(words, words[1:]) if a == b]
+    doubled = [a for a, b in itertools.pairwise(words) if a == b]
     if doubled:
         found.append(f"doubled word {doubled}")
     for banned in ("صادقانه", "بی‌پرده", "است که", "برمی‌آید"):

@@ -1,11 +1,11 @@
 """Status lists only the customer's own tickets; asking for a person escalates honestly."""
 from __future__ import annotations
 
+import time
+
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-import time
 
 from actions.handoff import ActionHandoff
 from actions.status import _NUMBER, ActionShowStatus, canonical_ticket_number

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +90,8 @@ async def test_a_database_failure_is_told_and_the_complaint_is_kept(
 
 def test_a_follow_up_promised_at_night_is_promised_for_the_morning() -> None:
     policy = load_followup_policy()
-    at_23_tehran = datetime(2026, 11, 22, 19, 30, tzinfo=timezone.utc)
+    at_23_tehran = datetime(2026, 11, 22, 19, 30, tzinfo=UTC)
     moved = next_allowed_time(at_23_tehran, policy)
-    assert moved == datetime(2026, 11, 23, 4, 30, tzinfo=timezone.utc)  # 08:00 Tehran
-    noon = datetime(2026, 11, 22, 8, 30, tzinfo=timezone.utc)
+    assert moved == datetime(2026, 11, 23, 4, 30, tzinfo=UTC)  # 08:00 Tehran
+    noon = datetime(2026, 11, 22, 8, 30, tzinfo=UTC)
     assert next_allowed_time(noon, policy) == noon
