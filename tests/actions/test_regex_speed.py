@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import re
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -21,6 +22,17 @@ HOSTILE = {
     "half-spaces": "می\u200c" * 1365,
     "latin words": "WORD " * 819,
 }
+
+
+def best_of_three(run: Callable[[], object]) -> float:
+    """Seconds for the fastest of three runs: on a shared machine one run can be descheduled,
+    which says nothing about the pattern; a super-linear pattern is slow every time."""
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        run()
+        timings.append(time.perf_counter() - started)
+    return min(timings)
 
 
 def patterns() -> list[tuple[str, re.Pattern[str]]]:
@@ -41,11 +53,8 @@ def test_the_dialogue_code_has_patterns_to_check() -> None:
 def test_each_pattern_is_fast_on_hostile_input(name: str, pattern: re.Pattern[str], label: str) -> None:
     text = HOSTILE[label]
     assert len(text) <= 4096
-    started = time.perf_counter()
-    pattern.search(text)
-    pattern.findall(text)
-    pattern.split(text)
-    assert time.perf_counter() - started < 0.05, f"{name} on {label}"
+    assert best_of_three(lambda: (pattern.search(text), pattern.findall(text), pattern.split(text))) < 0.05, \
+        f"{name} on {label}"
 
 
 def test_reading_wishes_and_anger_is_fast_on_hostile_input() -> None:
@@ -55,9 +64,5 @@ def test_reading_wishes_and_anger_is_fast_on_hostile_input() -> None:
 
     policy = load_policy()
     for text in HOSTILE.values():
-        started = time.perf_counter()
-        policy.match_wish(text, "delivery")
-        estimate_anger(text)
-        contains_insult(text)
-        has_complaint_words(text)
-        assert time.perf_counter() - started < 0.05
+        assert best_of_three(lambda text=text: (policy.match_wish(text, "delivery"), estimate_anger(text),
+                                                contains_insult(text), has_complaint_words(text))) < 0.05

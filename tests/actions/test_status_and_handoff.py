@@ -39,11 +39,14 @@ def test_ticket_numbers_are_read_however_they_are_typed() -> None:
 
 
 def test_reading_a_ticket_number_is_linear_on_hostile_input() -> None:
-    hostile = "a" + "\u2003" * 2000 + "a"
-    started = time.perf_counter()
-    assert _NUMBER.search(hostile) is None
-    assert _NUMBER.search("hm" + " " * 4094) is None
-    assert time.perf_counter() - started < 0.05
+    hostile = "a" + "\u2003" * 2000 + "a"  # took 40 s with the old optional-prefix pattern
+    timings = []
+    for _ in range(3):  # the fastest of three: a shared machine may deschedule one run
+        started = time.perf_counter()
+        assert _NUMBER.search(hostile) is None
+        assert _NUMBER.search("hm" + " " * 4094) is None
+        timings.append(time.perf_counter() - started)
+    assert min(timings) < 0.05
 
 
 async def test_a_new_customer_has_no_tickets(database_url: str) -> None:
