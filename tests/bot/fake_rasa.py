@@ -70,7 +70,8 @@ class FakeRasa:
         await self.start()
 
     def fail_next(self, kind: str, times: int = 1) -> None:
-        """The next `times` turns fail: "500" (HTTP 500), "empty" (200 with []), "hang" (no answer)."""
+        """The next `times` turns fail: "500" (HTTP 500), "empty" (200 with []), "hang" (no answer),
+        "late" (the turn runs to the end in the tracker, but the answer is held back)."""
         self._failures.extend([kind] * times)
 
     def release_hangs(self) -> None:
@@ -115,6 +116,8 @@ class FakeRasa:
         events.append({"event": "action", "name": "action_listen"})
         self.received.append((sender, message))
         self.completed.append(str(metadata.get("turn_id")))
+        if failure == "late":  # the turn ran to the end, but the answer comes too late for the caller
+            await self._release.wait()
         return web.json_response(replies)
 
     async def _tracker(self, request: web.Request) -> web.Response:
