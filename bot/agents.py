@@ -70,7 +70,8 @@ class AgentGate:
             except BadRequest:  # "user not found" and the like
                 return False
             except RetryAfter as error:
-                await asyncio.sleep(float(getattr(error.retry_after, "total_seconds", lambda: error.retry_after)()))
+                wait = error.retry_after
+                await asyncio.sleep(wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait))
             except NetworkError:  # includes TimedOut
                 log.warning("getChatMember failed (attempt %d)", attempt + 1)
                 await asyncio.sleep(0.5 * 2 ** attempt)
@@ -92,7 +93,7 @@ class AgentDesk:
         agent's reply is never silently lost (nor marked done)."""
         try:
             await self._handle(item)
-        except Exception as error:  # noqa: BLE001 - logged by class only; the agent is told
+        except Exception as error:  # logged by class only; the agent is told
             log.error("an agents' topic message could not be handled (%s)", type(error).__name__)
             log.debug("agent update failure", exc_info=True)
             await self._mark(item.update_id, inbox.FAILED)

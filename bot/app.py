@@ -159,10 +159,11 @@ def build_application(settings: Settings, *, followup_policy: FollowUpPolicy | N
                       first_response_hours=first_response_hours,
                       take_timeout=timedelta(minutes=settings.agent_take_timeout_minutes))
     interceptors = application.bot_data.setdefault("text_interceptors", [])
+    pauses: dict[str, tuple[float, ...]] = {"backoff": backoff, "failure_backoff": backoff} if backoff else {}
     relay = CustomerRelay(bot=application.bot, rasa=rasa, agent_chat_id=settings.agent_chat_id,
                           quiet_window=settings.quiet_window_seconds, handoff=handoff.check, book=book,
                           interceptors=interceptors, max_attempts=settings.max_turn_attempts,
-                          **({"backoff": backoff, "failure_backoff": backoff} if backoff else {}))
+                          **pauses)  # type: ignore[arg-type]
     desk = None
     if settings.agent_chat_id is not None:
         gate = AgentGate(application.bot, settings.agent_chat_id, settings.agent_allowlist_ids)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select, update
 
+from bot import texts
 from hamdel.followup_policy import FollowUpPolicy
 from hamdel.jalali import format_jalali, format_jalali_date
 from hamdel.labels import CATEGORY_LABELS, STATUS_LABELS
@@ -26,8 +27,6 @@ from hamdel.storage.models import (
     utcnow,
 )
 from hamdel.storage.tickets import OPEN_STATUSES, get_or_create_customer, record_transcript, set_status
-
-from bot import texts
 
 CHANNEL = "telegram"
 TOPIC_OPENED, WAIT_NOTICE = "topic_opened", "wait_notice"
@@ -206,7 +205,7 @@ def reactivate(ticket_id: int) -> TicketRef | None:
     """
     now = utcnow()
     with session_scope() as session:
-        changed = session.execute(
+        changed = session.execute(  # type: ignore[attr-defined]
             update(Ticket).where(Ticket.id == ticket_id, Ticket.human_active.is_(False),
                                  Ticket.status == TicketStatus.ESCALATED)
             .values(human_active=True, updated_at=now)).rowcount

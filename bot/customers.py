@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -128,7 +129,7 @@ class CustomerRelay:
         while waiting:
             head = waiting.pop(0)
             if head.kind != "text":
-                await self._guarded([head], lambda: self._single(head))
+                await self._guarded([head], functools.partial(self._single, head))
                 continue
             batch = [head]
             size = len(head.text)
@@ -150,7 +151,7 @@ class CustomerRelay:
                 else:
                     waiting.append(following)
                     break
-            await self._guarded(batch, lambda: self._text_turn(batch))
+            await self._guarded(batch, functools.partial(self._text_turn, batch))
 
     async def _guarded(self, items: list[CustomerItem], work: Callable[[], Awaitable[None]]) -> None:
         """Run the work of these items; if it raises, try again later in order, at most
@@ -167,7 +168,7 @@ class CustomerRelay:
                 break
             except durable.StoreUnavailable:
                 raise
-            except Exception as error:  # noqa: BLE001 - logged by class; the rows decide what happens next
+            except Exception as error:  # logged by class; the rows decide what happens next
                 log.error("a customer turn failed (%s); it is retried", type(error).__name__)
                 log.debug("turn failure", exc_info=True)
                 if not await durable.store(inbox.next_try, ids, self.max_attempts, what="counting a failed turn"):

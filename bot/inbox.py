@@ -31,8 +31,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from hamdel.storage.db import session_scope
 from hamdel.settings import PROJECT_ROOT
+from hamdel.storage.db import session_scope
 from hamdel.storage.models import InboundUpdate, utcnow
 
 log = logging.getLogger(__name__)

@@ -54,7 +54,7 @@ class Lanes(Generic[T]):
                 await self._process(key, item, queue)
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # one bad item must not stop the lane; callers guard their rows
+            except Exception as error:  # noqa: BLE001 - one bad item must not stop the lane; callers guard their rows
                 log.error("lane %s: processing failed (%s)", type(key).__name__, type(error).__name__)
 
     async def close(self) -> None:

@@ -15,8 +15,8 @@ import hmac
 import logging
 import os
 
-from rasa_sdk.endpoint import create_app as create_sdk_app
-from rasa_sdk.executor import ActionExecutor
+from rasa_sdk.endpoint import create_app as create_sdk_app  # type: ignore[import-untyped]
+from rasa_sdk.executor import ActionExecutor  # type: ignore[import-untyped]
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json
 

@@ -173,7 +173,8 @@ class RasaClient:
 
 def _from_bot_event(event: dict[str, Any]) -> BotMessage:
     """A `bot` event of Rasa's tracker as the message the REST channel would have sent."""
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    raw = event.get("data")
+    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
     return parse_message({"text": event.get("text"), "buttons": data.get("buttons"), "custom": data.get("custom"),
                           "image": data.get("image")})
 

@@ -8,11 +8,11 @@ import time
 from sqlalchemy import select
 
 from bot import inbox
+from bot.rate_limit import HamdelRateLimiter
 from devtools.bot_api_standin import text_update
 from hamdel.storage.db import session_scope
 from hamdel.storage.models import InboundUpdate
-from tests.bot.conftest import CUSTOMER, QUIET, Harness, HarnessFactory, start, stop
-from bot.rate_limit import HamdelRateLimiter
+from tests.bot.conftest import CUSTOMER, QUIET, Harness, HarnessFactory, stop
 
 HOLDING_WORDS = "پیامتون به دستم رسید و محفوظه"
 

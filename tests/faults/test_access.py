@@ -66,9 +66,8 @@ def test_secrets_are_generated_once_private_and_shared(secrets_dir: Path) -> Non
 
 
 def test_database_errors_never_carry_the_parameters(database_url: str) -> None:
-    with pytest.raises(SQLAlchemyError) as raised:
-        with session_scope() as session:
-            session.execute(text("INSERT INTO no_such_table (words) VALUES (:words)"), {"words": CANARY})
+    with pytest.raises(SQLAlchemyError) as raised, session_scope() as session:
+        session.execute(text("INSERT INTO no_such_table (words) VALUES (:words)"), {"words": CANARY})
     assert CANARY not in str(raised.value)
 
 

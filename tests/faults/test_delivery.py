@@ -132,7 +132,7 @@ async def test_s4_a_message_that_always_fails_among_9_normal_chats(make_harness:
         for chat in chats:
             harness.push(text_update(chat, chat, f"پیام {round_}"))
         for chat in chats:
-            await harness.api.wait_for(lambda c=chat: len(harness.texts_to(c)) >= round_ + 1, timeout=20,
+            await harness.api.wait_for(lambda c=chat, r=round_: len(harness.texts_to(c)) >= r + 1, timeout=20,
                                        what="a normal chat's answer")
             latencies.append(harness.api.sent_messages(chat)[round_]["sent_at"] - pushed)
         await asyncio.sleep(0.6)

@@ -3,9 +3,8 @@ client long-polls the Bot API stand-in, the bot relays to the real Rasa server, 
 server writes the ticket. Buttons are pressed as a customer presses them."""
 from __future__ import annotations
 
-import re
-
 import dataclasses
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
