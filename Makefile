@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR)
 PY := .venv/bin/python
 RASA := .venv-rasa/bin/rasa
 
-.PHONY: help setup train services chat run test validate unit-test story-test nlu-eval full-stack-test report bench clean
+.PHONY: help setup train services chat run test lint validate unit-test story-test nlu-eval full-stack-test report bench clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ run: chat  ## same as chat
 test: setup  ## everything: validation, unit tests, conversation tests, NLU evaluation, full stack
 	@bash scripts/test.sh
 
+lint: setup  ## ruff over the whole project
+	@bash scripts/test.sh lint
+
 validate: setup  ## rasa data validate, failing on any warning
 	@$(RASA) data validate --data nlu_data --domain domain.yml --config config.yml --fail-on-warnings
 
@@ -37,7 +40,7 @@ unit-test: setup  ## fast tests (no Rasa server)
 story-test: train  ## conversation tests against the trained model
 	@bash scripts/test.sh stories
 
-nlu-eval: train  ## per-intent F1 on the held-out set tests/nlu/holdout.yml
+nlu-eval: train  ## held-out figures (intents, complaint vs not, false complaints, entities, perturbed) and the regression gate
 	@bash scripts/test.sh nlu
 
 full-stack-test: train  ## start Rasa and the action server, hold a real conversation, check the ticket

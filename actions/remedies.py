@@ -113,7 +113,7 @@ def decision_events(decision: Decision, *, wish_words: str | None, policy: Busin
         SlotSet("alternative", first.name if first else None),
         SlotSet("alternative_label", first.label if first else None),
     ]
-    for ordinal, index in zip(_ORDINALS, range(1, MAX_ALTERNATIVES)):
+    for ordinal, index in zip(_ORDINALS, range(1, MAX_ALTERNATIVES), strict=False):
         other = offered[index] if index < len(offered) else None
         events += [SlotSet(f"{ordinal}_alternative_label", other.label if other else None),
                    SlotSet(f"{ordinal}_alternative_payload", alternative_payload(other.name) if other else None)]

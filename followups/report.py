@@ -130,7 +130,7 @@ def format_table(report: Report) -> str:
         rows.append([CATEGORY_LABELS[category]] + [to_persian_digits(str(v)) for v in values]
                     + [to_persian_digits(str(sum(values)))])
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines += [" | ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
+    lines += [" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.append("")
     for title, waiting, d in (("زمان اولین پاسخ", "بی‌پاسخ", report.first_response),
                               ("زمان حل", "حل‌نشده", report.resolution)):
@@ -161,7 +161,7 @@ def write_chart(report: Report, path: Path) -> Path:
     for status in TicketStatus:
         values = [report.by_category_status[c].get(status.value, 0) for c in categories]
         left.bar(categories, values, bottom=bottom, label=status.value)
-        bottom = [b + v for b, v in zip(bottom, values)]
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     left.set_title("Complaints by category and status")
     left.set_ylabel("tickets")
     left.legend()

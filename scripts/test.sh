@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make test`: the whole suite, in the order that fails fastest.
-#   1. rasa data validate (no warnings allowed)   2. unit tests (no servers)
-#   3. train if needed                             4. conversation tests (tests/test_stories.yml)
-#   5. NLU evaluation on the held-out set          6. full-stack tests (real Rasa + action server)
-# `scripts/test.sh stories` or `scripts/test.sh nlu` runs one step (after training).
+#   1. lint (ruff)                                 2. rasa data validate (no warnings allowed)
+#   3. unit tests, the listening corpus and the fault-injection suite (no Rasa server)
+#   4. train if needed                             5. conversation tests (tests/test_stories.yml)
+#   6. NLU evaluation with the no-regression gate  7. full-stack tests (real Rasa + action server)
+# `scripts/test.sh stories`, `scripts/test.sh nlu` or `scripts/test.sh lint` runs one step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RASA_TELEMETRY_ENABLED=false PYTHONPATH="$PWD" TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1
@@ -30,14 +31,19 @@ stories() {
 }
 
 nlu() {
-  step "NLU evaluation on the held-out set (tests/nlu/holdout.yml)"
+  step "NLU evaluation on the held-out files (tests/nlu/), gated against tests/nlu/baseline.json"
   local model; model=$($PY -c 'from hamdel.services import model_path; print(model_path())')
-  rm -rf results/nlu
-  rasa_quiet "$RASA" test nlu --model "$model" --nlu tests/nlu/holdout.yml --out results/nlu | grep -E "ERROR|Error" || true
-  $PY scripts/nlu_report.py results/nlu/intent_report.json --min-weighted-f1 0.80
+  .venv-rasa/bin/python scripts/nlu_eval.py --model "$model"
+}
+
+lint() {
+  step "lint (ruff)"
+  .venv/bin/ruff check .
 }
 
 if [[ $# -gt 0 ]]; then "$1"; exit; fi
+
+lint
 
 step "rasa data validate"
 rasa_quiet "$RASA" data validate --data nlu_data --domain domain.yml --config config.yml --fail-on-warnings \

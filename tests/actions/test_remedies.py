@@ -103,7 +103,9 @@ async def test_cash_compensation_is_declined_with_each_alternative_offered() -> 
 
 def buttons_shown(domain: dict[str, Any], slots: dict[str, Any]) -> list[list[dict[str, str]]]:
     """The buttons of every utter_remedy_declined variation Rasa could pick, slots filled in."""
-    fill = lambda value: re.sub(r"\{(\w+)\}", lambda m: str(slots.get(m.group(1))), value)
+    def fill(value: str) -> str:
+        return re.sub(r"\{(\w+)\}", lambda m: str(slots.get(m.group(1))), value)
+
     return [[{"title": fill(b["title"]), "payload": fill(b["payload"])} for b in v["buttons"]]
             for v in domain["responses"]["utter_remedy_declined"]
             if all(slots.get(c["name"]) == c["value"] for c in v["condition"])]

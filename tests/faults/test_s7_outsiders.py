@@ -69,7 +69,7 @@ async def test_s7_nobody_outside_the_agents_acts_on_a_ticket(harness: Harness) -
     after = _state(number)
     reached_customer = len(harness.texts_to(CUSTOMER)) - customer_before
     refusals = sum("⛔" in t for t in harness.texts_to(AGENTS, thread_id=thread_id))
-    unauthorised = sum(a != b for a, b in zip(before, after)) + reached_customer
+    unauthorised = sum(a != b for a, b in zip(before, after, strict=True)) + reached_customer
     print(f"\nS7: {len(attempts)} attempts: unauthorised actions {unauthorised}, messages to the customer "
           f"{reached_customer}, refusals said in the topic {refusals}, Rasa turns {len(harness.rasa.messages())}")
     assert unauthorised == 0

@@ -39,7 +39,7 @@ def test_perturbation_is_deterministic_and_changes_every_message() -> None:
     texts = [f"سفارش{ZWNJ}های کیک ۱۲۳{i}" for i in range(10)]
     once = [nlu_eval.perturb(t, i) for i, t in enumerate(texts)]
     assert once == [nlu_eval.perturb(t, i) for i, t in enumerate(texts)]
-    assert all(a != b for a, b in zip(texts, once))
+    assert all(a != b for a, b in zip(texts, once, strict=True))
 
 
 def test_perturbation_covers_each_kind_of_noise() -> None:

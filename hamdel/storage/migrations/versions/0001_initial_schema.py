@@ -1,7 +1,7 @@
 """tickets, customers, transcript, inbox and follow-ups
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22 10:55:28.517473
 """
 from __future__ import annotations
