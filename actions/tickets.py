@@ -21,8 +21,14 @@ from hamdel.followup_policy import FollowUpPolicy, load_followup_policy
 from hamdel.jalali import format_jalali
 from hamdel.storage import spool
 from hamdel.storage.db import session_scope
-from hamdel.storage.models import Category, FollowUpKind, Severity, utcnow
-from hamdel.storage.tickets import escalate, get_or_create_customer, open_ticket, split_conversation_id
+from hamdel.storage.models import Category, FollowUpKind, Severity, Ticket, utcnow
+from hamdel.storage.tickets import (
+    escalate,
+    get_or_create_customer,
+    open_ticket,
+    split_conversation_id,
+    ticket_for_turn,
+)
 
 logger = logging.getLogger(__name__)
 WRITE_ATTEMPTS = 3
@@ -54,7 +60,11 @@ def next_allowed_time(moment: datetime, policy: FollowUpPolicy) -> datetime:
 
 
 def write_ticket(record: dict[str, Any], followup_policy: FollowUpPolicy) -> OpenedTicket:
-    """Create customer, ticket and follow-ups in one transaction; escalate high-severity ones."""
+    """Create customer, ticket and follow-ups in one transaction; escalate high-severity ones.
+
+    A turn the front end re-runs (its answer was lost after the ticket was written) gets the ticket
+    that turn already opened; a concurrent first write makes this one fail on the unique key, and
+    the caller's retry finds the ticket."""
     received_at = datetime.fromisoformat(record["received_at"])
     with session_scope() as session:
         channel, external_id = split_conversation_id(record["conversation_id"])
@@ -64,6 +74,10 @@ def write_ticket(record: dict[str, Any], followup_policy: FollowUpPolicy) -> Ope
         )
         if record.get("phone"):
             customer.phone = record["phone"]
+        session.flush()
+        existing = ticket_for_turn(session=session, customer_id=customer.id, turn_id=record.get("turn_id"))
+        if existing is not None:
+            return opened_ticket(existing)
         ticket = open_ticket(
             session=session,
             customer=customer,
@@ -79,18 +93,34 @@ def write_ticket(record: dict[str, Any], followup_policy: FollowUpPolicy) -> Ope
             anger=int(record.get("anger") or 0),
             followup_policy=followup_policy,
             now=received_at,
+            turn_id=record.get("turn_id"),
         )
-        escalated = ticket.severity in (Severity.HIGH, Severity.CRITICAL)
-        if escalated:
+        if ticket.severity in (Severity.HIGH, Severity.CRITICAL):
             escalate(session=session, ticket=ticket, reason="severity", now=received_at)
-        check_in = next(f.due_at for f in ticket.followups if f.kind is FollowUpKind.CHECK_IN)
-        return OpenedTicket(number=ticket.number, escalated=escalated, check_in_due=check_in)
+        return opened_ticket(ticket)
+
+
+def opened_ticket(ticket: Ticket) -> OpenedTicket:
+    check_in = next(f.due_at for f in ticket.followups if f.kind is FollowUpKind.CHECK_IN)
+    return OpenedTicket(number=ticket.number, escalated=ticket.severity in (Severity.HIGH, Severity.CRITICAL),
+                        check_in_due=check_in)
+
+
+def latest_turn_id(tracker: Tracker) -> str | None:
+    """The front end's id of the turn being answered (only the latest message's, never an older one)."""
+    metadata = tracker.latest_message.get("metadata")
+    if not isinstance(metadata, dict):
+        user_events = [e for e in tracker.events if e.get("event") == "user"]
+        metadata = user_events[-1].get("metadata") if user_events else None
+    turn_id = metadata.get("turn_id") if isinstance(metadata, dict) else None
+    return str(turn_id) if turn_id else None
 
 
 def ticket_record(tracker: Tracker, now: datetime) -> dict[str, Any]:
     metadata = customer_metadata(tracker)
     return {
         "conversation_id": tracker.sender_id,
+        "turn_id": latest_turn_id(tracker),
         "display_name": metadata.get("display_name"),
         "chat_id": metadata.get("chat_id"),
         "category": tracker.get_slot("complaint_category") or "service",

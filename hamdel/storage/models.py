@@ -118,12 +118,17 @@ class Ticket(Base):
     """One complaint, from the first message to closure."""
 
     __tablename__ = "tickets"
-    __table_args__ = (Index("ix_tickets_customer_status", "customer_id", "status"),)
+    __table_args__ = (
+        Index("ix_tickets_customer_status", "customer_id", "status"),
+        # A front-end turn that is re-run after the ticket was written finds it instead of opening a second one.
+        UniqueConstraint("customer_id", "turn_id", name="uq_tickets_customer_turn"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    turn_id: Mapped[str | None] = mapped_column(String(64), default=None)
     channel: Mapped[str] = mapped_column(String(32))
     category: Mapped[Category] = mapped_column(_enum(Category))
     story: Mapped[str] = mapped_column(Text)

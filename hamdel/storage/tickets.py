@@ -101,13 +101,19 @@ def open_ticket(
     anger: int,
     followup_policy: FollowUpPolicy,
     now: datetime | None = None,
+    turn_id: str | None = None,
 ) -> Ticket:
-    """Create the ticket, its first audit event and the follow-ups it owes, in the caller's transaction."""
+    """Create the ticket, its first audit event and the follow-ups it owes, in the caller's transaction.
+
+    `turn_id` is the front end's id of the customer's turn; the database keeps it unique per
+    customer, so a turn re-run after a concurrent write fails on flush instead of opening a second
+    ticket (callers look for `ticket_for_turn` first and retry)."""
     now = now or utcnow()
     ticket = Ticket(
         number=new_ticket_number(session=session),
         customer=customer,
         conversation_id=conversation_id,
+        turn_id=turn_id,
         channel=customer.channel,
         category=category,
         story=story,
@@ -139,6 +145,13 @@ def open_ticket(
         .values(ticket_id=ticket.id)
     )
     return ticket
+
+
+def ticket_for_turn(*, session: Session, customer_id: int, turn_id: str | None) -> Ticket | None:
+    """The ticket this customer's turn already opened, if a re-run of the turn finds one."""
+    if turn_id is None:
+        return None
+    return session.scalar(select(Ticket).where(Ticket.customer_id == customer_id, Ticket.turn_id == turn_id))
 
 
 def open_tickets(*, session: Session, customer_id: int, category: Category | None = None) -> list[Ticket]:

@@ -31,9 +31,12 @@ CONFIRMED = {
 }
 
 
-async def open_ticket(slots: dict[str, Any]) -> tuple[dict[str, Any], CollectingDispatcher]:
+async def open_ticket(slots: dict[str, Any], turn_id: str | None = None) -> tuple[dict[str, Any], CollectingDispatcher]:
     dispatcher = CollectingDispatcher()
-    tracker = make_tracker("بله", "affirm", slots=slots, metadata={"display_name": "مریم", "chat_id": 1001})
+    metadata: dict[str, Any] = {"display_name": "مریم", "chat_id": 1001}
+    if turn_id is not None:
+        metadata["turn_id"] = turn_id
+    tracker = make_tracker("بله", "affirm", slots=slots, metadata=metadata)
     return slots_from(await ActionOpenTicket().run(dispatcher, tracker, {})), dispatcher
 
 
@@ -63,6 +66,35 @@ async def test_an_insulted_angry_customer_goes_straight_to_a_person(database_url
     ticket = session.scalars(select(Ticket)).one()
     assert ticket.status is TicketStatus.ESCALATED and ticket.severity is Severity.CRITICAL
     assert any(m["custom"].get("event") == "handoff" for m in dispatcher.messages if m.get("custom"))
+
+
+async def test_a_turn_run_again_finds_the_ticket_it_opened(database_url: str, session: Session) -> None:
+    first, _ = await open_ticket(CONFIRMED, turn_id="tg:501")
+    again, dispatcher = await open_ticket(CONFIRMED, turn_id="tg:501")
+    assert again["ticket_number"] == first["ticket_number"]
+    assert again["ticket_outcome"] == "opened" and again["followup_time"] == first["followup_time"]
+    assert {"event": "ticket_opened", "ticket_number": first["ticket_number"]} in [m["custom"] for m in dispatcher.messages]
+    assert [t.number for t in session.scalars(select(Ticket))] == [first["ticket_number"]]
+    assert len(session.scalars(select(FollowUp)).all()) == 2
+
+
+async def test_an_escalated_turn_run_again_is_escalated_once(database_url: str, session: Session) -> None:
+    angry = {**CONFIRMED, "complaint_category": "staff", "anger": 3.0}
+    first, _ = await open_ticket(angry, turn_id="tg:502")
+    again, dispatcher = await open_ticket(angry, turn_id="tg:502")
+    assert again["ticket_number"] == first["ticket_number"] and again["ticket_outcome"] == "escalated"
+    assert any(m["custom"].get("event") == "handoff" for m in dispatcher.messages if m.get("custom"))
+    ticket = session.scalars(select(Ticket)).one()
+    assert [e.body for e in ticket.events] == ["open", "escalated"]
+
+
+async def test_another_turn_opens_another_ticket(database_url: str, session: Session) -> None:
+    first, _ = await open_ticket(CONFIRMED, turn_id="tg:503")
+    second, _ = await open_ticket({**CONFIRMED, "complaint_story": "مشکل دوم"}, turn_id="tg:504")
+    without, _ = await open_ticket({**CONFIRMED, "complaint_story": "مشکل سوم"})
+    also_without, _ = await open_ticket({**CONFIRMED, "complaint_story": "مشکل چهارم"})
+    numbers = {first["ticket_number"], second["ticket_number"], without["ticket_number"], also_without["ticket_number"]}
+    assert len(numbers) == 4 and len(session.scalars(select(Ticket)).all()) == 4
 
 
 async def test_a_database_failure_is_told_and_the_complaint_is_kept(

@@ -5,13 +5,15 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+import pytest
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hamdel.followup_policy import load_followup_policy, parse_duration
 from hamdel.storage import spool
 from hamdel.storage.db import get_engine
-from hamdel.storage.models import Base, Category, FollowUpKind, FollowUpStatus, Severity, TicketStatus
-from hamdel.storage.tickets import get_or_create_customer, open_ticket, set_status, severity_for
+from hamdel.storage.models import Base, Category, Customer, FollowUpKind, FollowUpStatus, Severity, TicketStatus
+from hamdel.storage.tickets import get_or_create_customer, open_ticket, set_status, severity_for, ticket_for_turn
 
 
 def test_migrations_create_exactly_the_models(database_url: str) -> None:
@@ -37,6 +39,24 @@ def test_resolving_stamps_the_time_and_cancels_pending_check_ins(session: Sessio
     check_in = next(f for f in ticket.followups if f.kind is FollowUpKind.CHECK_IN)
     assert check_in.status is FollowUpStatus.CANCELLED
     assert [e.body for e in ticket.events] == ["open", "resolved"]
+
+
+def test_one_turn_of_a_customer_holds_one_ticket_in_the_database(session: Session) -> None:
+    def ticket_for(customer: Customer, turn_id: str | None) -> None:
+        open_ticket(session=session, customer=customer, conversation_id=f"telegram:{customer.external_id}",
+                    category=Category.PRODUCT, story="خرابه", key_words=[], reflection="خرابه.", order_id=None,
+                    remedy_sought=None, remedy_sought_text=None, remedy_offered=None, anger=0,
+                    followup_policy=load_followup_policy(), turn_id=turn_id)
+        session.flush()
+
+    maryam = get_or_create_customer(session=session, channel="telegram", external_id="11")
+    ali = get_or_create_customer(session=session, channel="telegram", external_id="12")
+    for customer, turn_id in [(maryam, "tg:1"), (ali, "tg:1"), (maryam, None), (maryam, None)]:
+        ticket_for(customer, turn_id)  # the same turn id of someone else, and tickets without one, are fine
+    with pytest.raises(IntegrityError), session.begin_nested():
+        ticket_for(maryam, "tg:1")
+    assert ticket_for_turn(session=session, customer_id=maryam.id, turn_id="tg:1") is not None
+    assert ticket_for_turn(session=session, customer_id=maryam.id, turn_id=None) is None
 
 
 def test_customers_are_created_once(session: Session) -> None:
