@@ -59,7 +59,7 @@ def next_allowed_time(moment: datetime, policy: FollowUpPolicy) -> datetime:
     return morning.astimezone(moment.tzinfo)
 
 
-def write_ticket(record: dict[str, Any], followup_policy: FollowUpPolicy) -> OpenedTicket:
+def write_ticket(record: dict[str, Any], followup_policy: FollowUpPolicy, *, in_chat: bool = True) -> OpenedTicket:
     """Create customer, ticket and follow-ups in one transaction; escalate high-severity ones.
 
     A turn the front end re-runs (its answer was lost after the ticket was written) gets the ticket
@@ -94,6 +94,7 @@ def write_ticket(record: dict[str, Any], followup_policy: FollowUpPolicy) -> Ope
             followup_policy=followup_policy,
             now=received_at,
             turn_id=record.get("turn_id"),
+            acknowledged_in_chat=in_chat,
         )
         if ticket.severity in (Severity.HIGH, Severity.CRITICAL):
             escalate(session=session, ticket=ticket, reason="severity", now=received_at)
@@ -139,7 +140,8 @@ def ticket_record(tracker: Tracker, now: datetime) -> dict[str, Any]:
 
 def replay_spooled_tickets() -> int:
     policy = load_followup_policy()
-    return spool.drain(lambda record: write_ticket(record, policy) and None)
+    # The customer of a spooled complaint never saw its number: the acknowledgement follow-up tells it.
+    return spool.drain(lambda record: write_ticket(record, policy, in_chat=False) and None)
 
 
 class ActionOpenTicket(Action):

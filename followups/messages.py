@@ -101,6 +101,8 @@ def compose(followup: FollowUp, *, policy: FollowUpPolicy, agent_chat_id: int | 
 
     key = followup.id
     if followup.kind is FollowUpKind.ACKNOWLEDGEMENT:
+        if ticket.acknowledged_at is not None:
+            return _cancel("acknowledged in chat")
         text = texts.pick(texts.ACKNOWLEDGEMENT, key).format(number=ticket.number)
         return Outgoing(chat_id, text, customer_id=customer.id)
     if followup.kind is FollowUpKind.CHECK_IN:

@@ -102,12 +102,17 @@ def open_ticket(
     followup_policy: FollowUpPolicy,
     now: datetime | None = None,
     turn_id: str | None = None,
+    acknowledged_in_chat: bool = True,
 ) -> Ticket:
     """Create the ticket, its first audit event and the follow-ups it owes, in the caller's transaction.
 
     `turn_id` is the front end's id of the customer's turn; the database keeps it unique per
     customer, so a turn re-run after a concurrent write fails on flush instead of opening a second
-    ticket (callers look for `ticket_for_turn` first and retry)."""
+    ticket (callers look for `ticket_for_turn` first and retry).
+
+    A ticket opened in chat was acknowledged by the summary the customer just read, so it owes no
+    acknowledgement follow-up; one replayed from the spool (the customer was told it is not stored
+    yet) owes one, which is how the customer learns its number."""
     now = now or utcnow()
     ticket = Ticket(
         number=new_ticket_number(session=session),
@@ -127,17 +132,15 @@ def open_ticket(
         severity=severity_for(category, anger),
         status=TicketStatus.OPEN,
         received_at=now,
-        acknowledged_at=now,  # the summary the customer receives is the acknowledgement
+        acknowledged_at=now if acknowledged_in_chat else None,
         updated_at=now,
     )
     session.add(ticket)
     session.add(TicketEvent(ticket=ticket, kind="status", actor="bot", body=TicketStatus.OPEN.value, created_at=now))
-    session.add_all(
-        [
-            FollowUp(ticket=ticket, kind=FollowUpKind.ACKNOWLEDGEMENT, due_at=now + followup_policy.acknowledgement_after),
-            FollowUp(ticket=ticket, kind=FollowUpKind.CHECK_IN, due_at=now + followup_policy.check_in_after),
-        ]
-    )
+    if not acknowledged_in_chat:
+        session.add(FollowUp(ticket=ticket, kind=FollowUpKind.ACKNOWLEDGEMENT,
+                             due_at=now + followup_policy.acknowledgement_after))
+    session.add(FollowUp(ticket=ticket, kind=FollowUpKind.CHECK_IN, due_at=now + followup_policy.check_in_after))
     session.flush()
     session.execute(
         TranscriptLine.__table__.update()

@@ -71,10 +71,14 @@ TicketFactory = Callable[..., Ticket]
 
 @pytest.fixture
 def make_ticket(database_url: str, policy: FollowUpPolicy, clock: Clock) -> TicketFactory:
-    """Open a ticket for Telegram user `user_id` (private chat id = user id) at the clock's time."""
+    """Open a ticket for Telegram user `user_id` (private chat id = user id) at the clock's time.
+
+    By default the ticket is one replayed from the spool, so its first follow-up is the
+    acknowledgement, due at once; `in_chat=True` opens it as the chat does (the summary was the
+    acknowledgement, the first follow-up is the check-in)."""
 
     def make(user_id: int = 5001, *, category: Category = Category.DELIVERY, at: datetime | None = None,
-             **policy_changes: Any) -> Ticket:
+             in_chat: bool = False, **policy_changes: Any) -> Ticket:
         with session_scope() as session:
             customer = get_or_create_customer(session=session, channel="telegram", external_id=str(user_id),
                                               chat_id=user_id)
@@ -83,6 +87,7 @@ def make_ticket(database_url: str, policy: FollowUpPolicy, clock: Clock) -> Tick
                 story="سفارشم دیر رسید", key_words=[], reflection="سفارشتان دیر رسید.", order_id=None,
                 remedy_sought=None, remedy_sought_text=None, remedy_offered=None, anger=0,
                 followup_policy=dataclasses.replace(policy, **policy_changes), now=at or clock(),
+                acknowledged_in_chat=in_chat,
             )
         return ticket
 

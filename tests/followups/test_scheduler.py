@@ -66,6 +66,32 @@ async def test_a_new_ticket_is_acknowledged_at_once_and_checked_on_a_day_later(
     assert statuses(ticket.id)[("check_in", 1)] == "pending"
 
 
+async def test_a_ticket_opened_in_chat_is_not_acknowledged_again_right_after_its_summary(
+    make_ticket: TicketFactory, scheduler: Scheduler, bot_api: Any, clock: Clock,
+) -> None:
+    ticket = make_ticket(5001, in_chat=True)
+    await scheduler().run_until_idle()
+    assert bot_api.sent_messages(5001) == []
+    assert statuses(ticket.id) == {("check_in", 0): "pending"}
+
+    clock.advance(days=1)
+    await scheduler().run_until_idle()
+    [check_in] = bot_api.sent_messages(5001)
+    assert ticket.number in check_in["text"] and "در حال بررسی" in check_in["text"]
+
+
+async def test_an_acknowledgement_written_for_a_ticket_acknowledged_in_chat_is_cancelled_at_send_time(
+    make_ticket: TicketFactory, scheduler: Scheduler, bot_api: Any, clock: Clock,
+) -> None:
+    ticket = make_ticket(5001, in_chat=True)
+    with session_scope() as session:  # a row written before tickets opened in chat stopped owing one
+        repo.schedule(session=session, ticket=session.get(Ticket, ticket.id), kind=FollowUpKind.ACKNOWLEDGEMENT,
+                      due_at=clock())
+    await scheduler().run_until_idle()
+    assert bot_api.sent_messages(5001) == []
+    assert statuses(ticket.id)[("acknowledgement", 0)] == "cancelled"
+
+
 async def test_a_follow_up_that_fell_due_while_the_bot_was_down_is_sent_once_after_restart(
     make_ticket: TicketFactory, scheduler: Scheduler, bot_api: Any, clock: Clock, bot: Bot,
 ) -> None:
