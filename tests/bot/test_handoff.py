@@ -137,7 +137,7 @@ async def test_take_resolve_and_close_move_the_ticket_and_stamp_its_times(
     customer_heard = harness.texts_to(CUSTOMER)
     assert any("برعهده گرفت" in t for t in customer_heard)
     assert any("حل‌شده ثبت کرد" in t for t in customer_heard)
-    assert any(f"پرونده‌ی {number} بسته شد" in t for t in customer_heard)
+    assert any(f"پرونده‌ی \u2068{number}\u2069 بسته شد" in t for t in customer_heard)
 
 
 async def test_hand_back_returns_the_customer_to_the_bot(escalated: tuple[Harness, str, int]) -> None:
