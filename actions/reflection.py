@@ -36,19 +36,27 @@ _FILLERS = {"همین", "همین بود", "ممنون", "مرسی", "تشکر",
             "ممنون از شما", "مرسی از شما", "آخه", "اه", "ای بابا", "بابا", "لطفا", "لطفاً",
             "واقعا دیگه نمیدونم چی بگم", "دیگه نمیدونم چی بگم", "نمیدونم چی بگم", "واقعا نمیدونم چی بگم",
             "این دیگه آخرشه", "دیگه شورشو درآوردید", "آخه این چه وضعشه"}
-# Insults are removed as whole words; a clause left with nothing but shouting is dropped.
-_INSULTS = {
-    "بی‌شعور", "بیشعور", "بی‌شعورا", "بیشعورا", "بی‌شعورها", "احمق", "احمقا", "احمقها", "آشغال",
-    "آشغالا", "آشغالها", "کلاهبردار", "کلاهبردارا", "کلاهبردارها", "کلاهبردارید", "کلاه‌بردار",
-    "کلاه‌بردارا", "دزد", "دزدا", "دزدها", "گمشو", "گمشید", "لعنت", "لعنتی", "لعنتیا", "عوضی",
-    "عوضیا", "عوضیها", "بی‌عرضه", "بیعرضه", "بی‌عرضه‌ها", "بیعرضه‌ها", "مفتخور",
-    "مفت‌خور", "مفتخورا", "نالایق", "نالایقا", "بیشرف", "بی‌شرف", "بی‌شرفا", "بیشرفا", "حرومزاده",
-    "شیاد", "شیادا", "آشغالید", "احمقید", "بیشعورید", "بی‌شعورید", "دزدید؟",
-}
+# Insults are removed as whole words, in any of their inflected forms («احمقا», «بیشعورای»,
+# «دزدها»), never a piece of another word («دزدیدنش», they stole it); a clause left with nothing
+# but shouting is dropped. Words for the act itself («دزدی» theft, «دزدید» stole) are facts and stay.
+_INSULT_STEMS = (
+    "بیشعور", "احمق", "آشغال", "کلاهبردار", "دزد", "گمشو", "گمشید", "لعنت", "لعنتی", "عوضی", "بیعرضه",
+    "مفتخور", "نالایق", "بیشرف", "حرومزاده", "شیاد",
+)
+_ACT_NOUNS = {"دزد", "کلاهبردار", "مفتخور", "شیاد", "نالایق", "لعنت"}  # + ‑ی is the act or a quality
+_INSULT_SUFFIXES = ("", "ا", "ای", "ها", "های", "هایی", "ین", "ید", "یا", "ی")
+_INSULTS = frozenset(
+    stem + suffix
+    for stem in _INSULT_STEMS
+    for suffix in _INSULT_SUFFIXES
+    if not (stem in _ACT_NOUNS and suffix in ("ی", "ید"))
+) | {"دزدید؟"}  # asked, «you thieves?»; without the question mark it is «stole»
+_VOCATIVE = "ای"
 _INSULT_PHRASES = ("خیلی بدید", "خیلی بدین", "افتضاحید", "افتضاحین", "خاک بر سرتون", "خاک بر سرت", "خاک تو سرتون", "خاک تو سرت", "مرده شورتون", "گند بزنن")
 _LEADING_BUT = re.compile(r"^(?:ولی|اما|و|بعد هم|بعدش هم) ")  # the sentence it answered was left out
 _LET_ME_SAY = re.compile(r"^(?:ب[زذ]ارید [^،,]{0,30}?بگم[،,]? ?|[^،,.]{0,30}?بگم[،,] ?|راستی[،,]? )")  # «یه چیز دیگه هم بگم،»
-_MAY_INSULT = re.compile("|".join(re.escape(p) for p in sorted({w[:3] for w in _INSULTS} | {p[:3] for p in _INSULT_PHRASES})))
+_MAY_INSULT = re.compile("|".join(re.escape(p) for p in sorted({w[:3] for w in _INSULT_STEMS} | {"بی\u200c"}
+                                                                 | {p[:3] for p in _INSULT_PHRASES})))
 _RHETORICAL = re.compile(r"^(?:چرا|آخه|آخر|اصلا|اصن|یعنی)\s+")
 _MODALS = {"باید", "میشه", "می‌شه", "نمیشه", "نمی‌شه", "که", "تا", "اگه", "اگر", "چرا", "کی", "وقتی"}
 _PLEASE = re.compile(r"^خواهش (?:می‌|می)?کنم[،,]? ")
@@ -126,9 +134,19 @@ def _remove_insults(sentence: str) -> str:
         return sentence
     for phrase in _INSULT_PHRASES:
         sentence = sentence.replace(phrase, " ")
-    words = sentence.split(" ")
-    kept = [w for w in words if w.strip("،,.؛:") not in _INSULTS]
+    kept: list[str] = []
+    for word in sentence.split(" "):
+        if _is_insult(word):
+            if kept and kept[-1] == _VOCATIVE:  # «ای احمقا»: the «O» goes with it
+                kept.pop()
+            continue
+        kept.append(word)
     return " ".join(kept)
+
+
+def _is_insult(word: str) -> bool:
+    folded = word.replace("\u200c", "")
+    return folded in _INSULTS or folded.strip("،,.؛:!؟?") in _INSULTS
 
 
 def clean_for_reflection(sentence: str) -> str:

@@ -24,6 +24,23 @@ def test_an_insult_filter_never_cuts_a_word_it_only_drops_whole_insults() -> Non
     assert reflect("کلاهبردارا پولمو پس بدید") == "می‌خواید پولتون رو پس بدیم."
 
 
+@pytest.mark.parametrize(("story", "said_back"), [
+    ("احمقا سه روزه دارم زنگ میزنم", "سه روزه دارید زنگ می‌زنید."),
+    ("ای احمقا سه روزه دارم زنگ میزنم", "سه روزه دارید زنگ می‌زنید."),
+    ("بیشعورای کلاهبردار پولمو خوردن", "پولتون رو خوردن."),
+    ("احمقای بی‌عرضه سه روزه منتظرم", "سه روزه منتظرید."),
+    ("دزدای عوضی بستمو ندادن", "بسته‌تون رو ندادن."),
+    ("بی‌شعورها سه روزه جواب نمیدن", "سه روزه جواب نمی‌دن."),
+    ("کلاهبردارهای دزد پولمو بردن", "پولتون رو بردن."),
+])
+def test_an_insult_is_dropped_in_its_plural_and_vocative_forms(story: str, said_back: str) -> None:
+    assert reflect(story) == said_back
+
+
+def test_the_word_for_the_act_is_a_fact_not_an_insult() -> None:
+    assert reflect("دم در دزدی شده") == "دم در دزدی شده."
+
+
 def test_the_customers_you_is_the_company_so_the_company_says_we() -> None:
     text = reflect("پولمو گرفتید و سفارشمو کنسل کردید")
     assert text == "پولتون رو گرفتیم و سفارشتون رو کنسل کردیم."
