@@ -10,6 +10,10 @@ Why these choices:
   makes «میخوام», «می خوام» and «می‌خوام» one token for the featurizers.
 - Digits go to ASCII, not Persian: Rasa folds only ASCII digits into its number feature, regexes for
   order and ticket numbers stay simple, and stored values are what a database query expects.
+- Digit groups stay whole: hazm spaces punctuation, which turns «1,250,000» into «1 , 250 , 000»,
+  «1403/08/20» into «1403 / 08 / 20» and «HM-482917» into «HM- 482917». A comma, slash, dot or
+  hyphen between digits, and a Latin code before a hyphen and digits, are hidden from hazm (moved to
+  a private-use plane, one character for one) and put back afterwards.
 - Repeated letters are kept as they are (hazm would turn «خیلیییی» into «خیلی»): stretching a word is
   how customers shout, and the anger estimate in `actions/empathy.py` reads it.
 """
@@ -29,7 +33,24 @@ _SPACES = re.compile(r"[ \t\u00a0]+")
 _ZWNJ_RUNS = re.compile(_ZWNJ + "{2,}")
 _ZWNJ_AT_EDGES = re.compile(rf"(^|\s){_ZWNJ}+|{_ZWNJ}+(\s|$)")
 # hazm's spacing rules put a space between a number and a following Persian letter; that breaks
-# nothing for the classifier, but keep digits glued to Latin letters (order numbers like "A1234").
+# nothing for the classifier. Groups hazm must not space out (each pattern is linear: its parts
+# are disjoint character classes, and the look-behind starts it only at the beginning of a run).
+_DIGIT_GROUP = re.compile(r"(?<![\d])\d+(?:[,/.\-\u060c\u066b\u066c]\d+)+")
+_LATIN_CODE = re.compile(r"(?<![A-Za-z])[A-Za-z]+-\d+")
+_HIDDEN = 0xF0000  # Supplementary Private Use Area-A: hazm leaves these characters alone
+_HIDDEN_CHARS = re.compile("[\U000F0000-\U000FFFFF]")
+# What hazm does for a visible number, done for a hidden group: a space between it and a Persian letter.
+_LETTER = "[\u0621-\u064a\u067e\u0686\u0698\u06a9\u06af\u06cc]"
+_HIDDEN_DIGIT = "[\U000F0030-\U000F0039]"
+_LETTER_NEXT_TO_GROUP = re.compile(f"(?<={_LETTER})(?={_HIDDEN_DIGIT})|(?<={_HIDDEN_DIGIT})(?={_LETTER})")
+
+
+def _hide(match: re.Match[str]) -> str:
+    return "".join(chr(_HIDDEN + ord(ch)) for ch in match.group(0))
+
+
+def _reveal(text: str) -> str:
+    return _HIDDEN_CHARS.sub(lambda m: chr(ord(m.group(0)) - _HIDDEN), text)
 
 
 @lru_cache(maxsize=1)
@@ -76,8 +97,10 @@ def normalize(text: str) -> str:
     """
     if not text:
         return ""
-    text = _tidy(to_ascii_digits(text))
-    text = _hazm_normalizer().normalize(text)
+    text = _tidy(to_ascii_digits(_HIDDEN_CHARS.sub("", text)))
+    text = _DIGIT_GROUP.sub(_hide, _LATIN_CODE.sub(_hide, text))
+    text = _LETTER_NEXT_TO_GROUP.sub(" ", text)
+    text = _reveal(_hazm_normalizer().normalize(text))
     return _tidy(to_ascii_digits(text))
 
 
@@ -90,6 +113,7 @@ def realign_span(original: str, normalized: str, start: int, end: int) -> tuple[
     """
     from difflib import SequenceMatcher
 
+    original = to_ascii_digits(original)  # same length, so offsets hold; the diff sees only hazm's changes
     if original == normalized:
         return start, end
     mapping: dict[int, int] = {}

@@ -37,10 +37,24 @@ def test_tone_survives_normalisation() -> None:
     assert normalize("خیلییییی بده!!! 😡") == "خیلییییی بده!!! 😡"
 
 
-@pytest.mark.parametrize("text", ["سلام، مي خواستم بگم بسته‌ام نرسيده!!", "hm-482917 چی شد؟", "كد ٤٥٦ 🙏"])
+@pytest.mark.parametrize("text", ["سلام، مي خواستم بگم بسته‌ام نرسيده!!", "hm-482917 چی شد؟", "كد ٤٥٦ 🙏",
+                                  "مبلغ ۱٬۲۵۰٬۰۰۰تومن", "تاریخ۱۴۰۳/۰۸/۲۰بود", "1, 2, 3", "تیکتHM-482917؟"])
 def test_normalisation_is_idempotent(text: str) -> None:
     once = normalize(text)
     assert normalize(once) == once
+
+
+@pytest.mark.parametrize(("written", "normalised"), [
+    ("۱,۲۵۰,۰۰۰ تومن اضافه کم شد", "1,250,000 تومن اضافه کم شد"),
+    ("۱٬۲۵۰٬۰۰۰ تومن", "1٬250٬000 تومن"),
+    ("تاریخ ۱۴۰۳/۰۸/۲۰ سفارش دادم", "تاریخ 1403/08/20 سفارش دادم"),
+    ("۲.۵ کیلو کم بود", "2.5 کیلو کم بود"),
+    ("1403-08-20", "1403-08-20"),
+    ("پیگیری HM-482917 لطفا", "پیگیری HM-482917 لطفا"),
+    ("مبلغ 1,250,000تومن", "مبلغ 1,250,000 تومن"),  # a number still stands apart from the word after it
+])
+def test_digit_groups_stay_whole(written: str, normalised: str) -> None:
+    assert normalize(written) == normalised
 
 
 def test_digit_helpers() -> None:
@@ -54,6 +68,17 @@ def test_entity_span_follows_the_text_when_normalisation_moves_it() -> None:
     normalized = normalize(original)
     new_start, new_end = realign_span(original, normalized, start, start + 7)
     assert normalized[new_start:new_end] == "4587123"
+
+
+@pytest.mark.parametrize(("original", "value"), [
+    ("کد سفارشم۵۰۳۸۸۱ هست", "۵۰۳۸۸۱"),  # hazm inserts a space right before Persian digits
+    ("تیکت HM-۵۰۳۸۸۱ رو ببینید", "HM-۵۰۳۸۸۱"),
+])
+def test_entity_span_keeps_its_last_digit_when_digits_and_spacing_change(original: str, value: str) -> None:
+    start = original.index(value)
+    normalized = normalize(original)
+    new_start, new_end = realign_span(original, normalized, start, start + len(value))
+    assert normalized[new_start:new_end] == to_ascii_digits(value)
 
 
 def _examples(path: Path) -> list[tuple[str, list[str]]]:
@@ -131,8 +156,9 @@ def test_rasa_component_and_application_normalise_identically() -> None:
 @pytest.mark.parametrize(("entity", "written", "found"), [
     ("phone", "شماره‌م ۰۹۱۲۱۲۳۴۵۶۷ هست", "09121234567"),
     ("phone", "با +989121234567 تماس بگیرید", "+ 989121234567"),
-    ("ticket_id", "تیکت HM-482917 چی شد؟", "HM- 482917"),
-    ("ticket_id", "hm-۴۸۲۹۱۷ رو پیگیری کنید", "hm- 482917"),
+    ("ticket_id", "تیکت HM-482917 چی شد؟", "HM-482917"),
+    ("ticket_id", "hm-۴۸۲۹۱۷ رو پیگیری کنید", "hm-482917"),
+    ("ticket_id", "تیکت HM- 482917 چی شد؟", "HM- 482917"),  # as typed with a space, and as older training lines read
 ])
 def test_entity_regexes_match_normalised_text(entity: str, written: str, found: str) -> None:
     """Rasa applies the regexes in nlu_data/nlu/entities.yml to the normalised message."""
