@@ -140,8 +140,12 @@ def ticket_record(tracker: Tracker, now: datetime) -> dict[str, Any]:
 
 def replay_spooled_tickets() -> int:
     policy = load_followup_policy()
-    # The customer of a spooled complaint never saw its number: the acknowledgement follow-up tells it.
-    return spool.drain(lambda record: write_ticket(record, policy, in_chat=False) and None)
+
+    def replay(record: dict[str, Any]) -> None:
+        # The customer of a spooled complaint never saw its number: the acknowledgement follow-up tells it.
+        write_ticket(record, policy, in_chat=False)
+
+    return spool.drain(replay)
 
 
 class ActionOpenTicket(Action):
