@@ -327,6 +327,8 @@ def _state(word: str) -> str | None:
 def _copula(word: str) -> str | None:
     """«بدهکاریم» (we owe) → «بدهکارید»; «مقصرید» (you are to blame) → «مقصریم», at the end of a clause."""
     lex = _lexicon()
+    if word in lex.past:
+        return None  # «دزدید» is «he stole», not «you are thieves»: a past verb wins over a copula
     for ending, other in (("یم", "ید"), ("ید", "یم"), ("ین", "یم")):
         base = word[: -len(ending)]
         if word.endswith(ending) and base in lex.adjectives and lex.words.get(word, 0) <= 200_000 and len(base) >= 3:

@@ -174,7 +174,7 @@ def split_sentences(story: str) -> list[str]:
     story = clean_for_reflection(story)  # once for the whole story: a 4,096-character one stays fast
     out: list[str] = []
     pieces = _SENTENCE_END.split(story)
-    for part, mark in zip(pieces[0::2], [*pieces[1::2], None]):
+    for part, mark in zip(pieces[0::2], [*pieces[1::2], None], strict=False):
         part = (part or "").strip(" ،,.؛:")
         part = _strip_opener(_LET_ME_SAY.sub("", _strip_opener(part))).strip(" ،,.؛:")
         if not part or part in _FILLERS or len(part) <= 2:

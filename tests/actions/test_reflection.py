@@ -41,6 +41,12 @@ def test_the_word_for_the_act_is_a_fact_not_an_insult() -> None:
     assert reflect("دم در دزدی شده") == "دم در دزدی شده."
 
 
+def test_a_third_person_past_verb_is_not_read_as_you_are_so_nobody_accuses_the_company() -> None:
+    # «دزد» is also an adjective: «دزدید» must stay «he stole», never become «دزدیم» (we stole).
+    assert reflect_story(normalize("بستمو دزدید")).text == "بسته‌تون رو دزدید."
+    assert reflect_story(normalize("یکی از همسایه‌ها سفارشمو دزدید")).text.endswith("سفارشتون رو دزدید.")
+
+
 def test_the_customers_you_is_the_company_so_the_company_says_we() -> None:
     text = reflect("پولمو گرفتید و سفارشمو کنسل کردید")
     assert text == "پولتون رو گرفتیم و سفارشتون رو کنسل کردیم."
