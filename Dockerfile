@@ -8,15 +8,19 @@
 FROM python:3.10-slim AS rasa
 ENV RASA_TELEMETRY_ENABLED=false PYTHONPATH=/app TF_CPP_MIN_LOG_LEVEL=3 PIP_NO_CACHE_DIR=1
 WORKDIR /app
-COPY requirements/rasa.txt requirements/rasa-hazm.txt requirements/
+COPY requirements/rasa.txt requirements/rasa-hazm.txt requirements/rasa-vectors.txt requirements/
 RUN pip install -r requirements/rasa.txt \
  && pip freeze | grep -iE '^(numpy|scikit-learn|scipy|tensorflow|tensorflow-cpu|protobuf|sqlalchemy)==' > /tmp/constraints.txt \
  && pip install --no-deps hazm==0.10.0 \
- && pip install -c /tmp/constraints.txt -r requirements/rasa-hazm.txt psycopg2-binary
+ && pip install -c /tmp/constraints.txt -r requirements/rasa-hazm.txt psycopg2-binary \
+ && pip install --no-deps -r requirements/rasa-vectors.txt
 COPY config.yml domain.yml endpoints.yml endpoints.production.yml credentials.yml ./
 COPY nlu_data nlu_data
 COPY rasa_addons rasa_addons
 COPY hamdel/__init__.py hamdel/persian.py hamdel/
+COPY scripts/build_word_vectors.py scripts/
+# The word-vector table the pipeline memory-maps (rasa_addons/word_vectors.py), built offline.
+RUN python scripts/build_word_vectors.py
 RUN rasa train --data nlu_data --out models --fixed-model-name hamdel \
  && useradd --uid 1000 --create-home hamdel && mkdir -p /app/var && chown hamdel:hamdel /app/var
 USER hamdel
@@ -31,8 +35,8 @@ FROM python:3.11-slim AS app
 ENV PYTHONPATH=/app PIP_NO_CACHE_DIR=1
 WORKDIR /app
 COPY requirements/app.txt requirements/
-# Test tools (pytest, pytest-asyncio) stay out of the production image.
-RUN grep -viE '^(pytest|pytest-asyncio)([<>=!~ ]|$)' requirements/app.txt > /tmp/runtime.txt \
+# Test tools (pytest, pytest-asyncio, ruff) stay out of the production image.
+RUN grep -viE '^(pytest|pytest-asyncio|ruff)([<>=!~ ]|$)' requirements/app.txt > /tmp/runtime.txt \
  && pip install -r /tmp/runtime.txt \
  && useradd --uid 1000 --create-home hamdel && mkdir -p /app/var && chown hamdel:hamdel /app/var
 COPY hamdel hamdel

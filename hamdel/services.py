@@ -28,7 +28,10 @@ from hamdel.settings import PROJECT_ROOT, get_settings
 logger = logging.getLogger(__name__)
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 MODELS = PROJECT_ROOT / "models"
-MODEL_INPUTS = ("config.yml", "domain.yml", "nlu_data", "rasa_addons", "hamdel/persian.py")
+MODEL_INPUTS = (
+    "config.yml", "domain.yml", "nlu_data", "rasa_addons", "hamdel/persian.py", "requirements/rasa-vectors.txt",
+    "scripts/build_word_vectors.py",
+)
 QUIET_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
              "PYTHONWARNINGS": "ignore"}
 

@@ -189,7 +189,7 @@ class WordVectors:
                 return self.index[self.sorted_words[at]]
         return None
 
-    @lru_cache(maxsize=50_000)
+    @lru_cache(maxsize=50_000)  # noqa: B019 — one table per process, alive as long as the process
     def vector(self, token: str) -> Optional[np.ndarray]:
         """Cached lookup: the same few thousand words come back in every message."""
         return self.lookup(token)[0]

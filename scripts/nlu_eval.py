@@ -43,7 +43,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -288,19 +288,21 @@ def score(
         predicted = [p.intent or "none" for p in preds]
         _, _, f1s, support = precision_recall_fscore_support(gold, predicted, labels=labels, zero_division=0)
         figures["intent_macro_f1"] = float(sum(f1s) / len(f1s))
-        details["per_intent_f1"] = {label: round(float(f), 4) for label, f in zip(labels, f1s)}
-        details["per_intent_support"] = {label: int(s) for label, s in zip(labels, support)}
-        figures["intent_accuracy"] = sum(g == p for g, p in zip(gold, predicted)) / len(gold)
-        for example, pred in zip(holdout, preds):
+        details["per_intent_f1"] = {label: round(float(f), 4) for label, f in zip(labels, f1s, strict=True)}
+        details["per_intent_support"] = {label: int(s) for label, s in zip(labels, support, strict=True)}
+        figures["intent_accuracy"] = sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(gold)
+        for example, pred in zip(holdout, preds, strict=True):
             if example.intent != pred.intent:
                 errors["holdout"].append({"text": example.text, "gold": example.intent, "predicted": pred.intent, "confidence": round(pred.confidence, 3)})
             if example.category:
                 category_total += 1
                 category_hits += pred.intent == f"complain_{example.category}"
         entity_counts: Dict[str, Dict[str, int]] = {name: {"tp": 0, "gold": 0, "predicted": 0} for name in GATED_ENTITIES}
-        for example, pred in zip(holdout, preds):
+        for example, pred in zip(holdout, preds, strict=True):
             gold_pairs = [(n, _entity_key(n, v)) for n, v in example.entities if n in GATED_ENTITIES]
-            pred_pairs = [(n, key) for n, v in pred.entities if n in GATED_ENTITIES and (key := _entity_key(n, v))]
+            # The regex extractor and DIET often report the same id: one finding, as the actions read it.
+            pred_pairs = list(dict.fromkeys(
+                (n, key) for n, v in pred.entities if n in GATED_ENTITIES and (key := _entity_key(n, v))))
             remaining = list(pred_pairs)
             for pair in gold_pairs:
                 entity_counts[pair[0]]["gold"] += 1

@@ -49,7 +49,7 @@ def test_images_run_as_a_user_that_owns_its_data_directory_and_carry_no_test_too
         assert "useradd --uid 1000" in stage and "chown hamdel:hamdel /app/var" in stage
         assert "\nUSER hamdel" in stage and "HEALTHCHECK" in stage
     app = DOCKERFILE.split("AS app", 1)[1]
-    assert "grep -viE '^(pytest|pytest-asyncio)" in app and "COPY . ." not in app
+    assert "grep -viE '^(pytest|pytest-asyncio|ruff)" in app and "COPY . ." not in app
     ignored = (PROJECT_ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert {"tests", "benchmarks", "devtools", ".env", ".git"} <= set(ignored)
 
