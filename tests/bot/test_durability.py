@@ -168,7 +168,11 @@ async def _escalated_topic(harness: Harness) -> int:
     harness.api.members[AGENT] = "member"
     await harness.api.wait_for(lambda: bool(harness.api.topics), what="the topic")
     _ = number
-    return next(iter(harness.api.topics))
+    thread_id = next(iter(harness.api.topics))
+    # The card is posted after the topic is recorded on the ticket: before it, an agent's message in the
+    # topic would belong to no ticket yet.
+    await harness.api.wait_for(lambda: bool(harness.texts_to(AGENTS, thread_id=thread_id)), what="the card")
+    return thread_id
 
 
 async def test_a_network_error_in_get_chat_member_does_not_drop_the_agents_reply(harness: Harness) -> None:

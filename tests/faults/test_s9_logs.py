@@ -50,6 +50,8 @@ async def test_s9_no_personal_data_or_secret_in_any_log_line(
     open_complaint(escalated=True)
     await harness.api.wait_for(lambda: bool(harness.api.topics), what="a topic")
     thread_id = next(iter(harness.api.topics))
+    # The card follows the topic being recorded on the ticket; agents' messages before it match no ticket.
+    await harness.api.wait_for(lambda: bool(harness.texts_to(AGENTS, thread_id=thread_id)), what="the card")
     harness.push(text_update(AGENTS, 9666, f"{WORDS} {PHONE}", message_thread_id=thread_id, first_name=NAME))
     harness.api.members[AGENT] = "member"
     harness.api.fail_next("getChatMember", status=502, times=10)
