@@ -59,6 +59,10 @@ def main() -> None:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
     app = create_app(settings.action_secret(), args.actions)
     app.config.KEEP_ALIVE_TIMEOUT = 120
+    if args.actions == "actions":
+        from actions.person_shift import warm_up  # hazm's word and verb lists: about 1.7 s, paid here
+
+        app.before_server_start(lambda *_: warm_up())
     log.info("action server on %s:%d", args.host, args.port)
     app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
 
