@@ -61,6 +61,19 @@ class Settings(BaseSettings):
     rasa_timeout_seconds: float = Field(60.0, description="longest wait for one Rasa turn before it is retried")
     max_turn_attempts: int = Field(5, ge=1, le=5, description="tries of a message before it ends `failed`")
 
+    # The admins' web console (console/).
+    admin_host: str = Field("127.0.0.1", description="interface the admin console binds")
+    admin_port: int = 8000
+    admin_bootstrap_user: str | None = Field(None, description="first admin account, created at start if missing")
+    admin_bootstrap_password: str | None = Field(None, description="its password; refused in production when weak")
+    admin_session_secret: str | None = Field(
+        None, description="key that signs console session cookies; generated into var/ when unset")
+    admin_gate_max_drop: float = Field(
+        0.02, ge=0, le=1, description="largest drop of a headline NLU figure a candidate model may show")
+    tracker_db_url: str = Field(
+        f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}",
+        description="SQLAlchemy URL of Rasa's tracker store, read by the console's inbox")
+
     def check_secrets(self) -> None:
         """Refuse example secrets anywhere but development and tests.
 
@@ -70,7 +83,7 @@ class Settings(BaseSettings):
         """
         if self.environment in {"development", "test"}:
             return
-        for name in ("rasa_token", "action_server_secret", "telegram_webhook_secret"):
+        for name in ("rasa_token", "action_server_secret", "telegram_webhook_secret", "admin_session_secret"):
             value = getattr(self, name)
             if value is not None and (value.strip().lower() in EXAMPLE_SECRETS or len(value) < 16):
                 raise ValueError(f"{name.upper()} has an example or too short value; set a real secret")
@@ -84,6 +97,10 @@ class Settings(BaseSettings):
     def rasa_api_token(self) -> str:
         """Rasa's HTTP API token: RASA_TOKEN, else the one generated on first run."""
         return self.rasa_token or local_secret("rasa_token")
+
+    def console_session_secret(self) -> str:
+        """The key that signs console session cookies: ADMIN_SESSION_SECRET, else the generated one."""
+        return self.admin_session_secret or local_secret("admin_session_secret")
 
     def action_secret(self) -> str:
         """The action server's shared secret: ACTION_SERVER_SECRET, else the generated one."""

@@ -6,6 +6,7 @@ from sqlalchemy import engine_from_config, pool
 
 from hamdel.settings import get_settings
 from hamdel.storage.models import Base
+import console.tables  # noqa: F401,E402 - the console's tables share the schema and the migration chain
 
 config = context.config
 target_metadata = Base.metadata
