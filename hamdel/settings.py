@@ -70,6 +70,10 @@ class Settings(BaseSettings):
         None, description="key that signs console session cookies; generated into var/ when unset")
     admin_gate_max_drop: float = Field(
         0.02, ge=0, le=1, description="largest drop of a headline NLU figure a candidate model may show")
+    nlu_data_dir: Path = Field(PROJECT_ROOT / "nlu_data", description="training data the console writes labels into")
+    golden_set_path: Path = Field(
+        PROJECT_ROOT / "evaluation" / "golden.yml", description="the frozen golden test set; never trained on")
+    models_dir: Path = Field(PROJECT_ROOT / "models", description="where trained models are kept")
     tracker_db_url: str = Field(
         f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}",
         description="SQLAlchemy URL of Rasa's tracker store, read by the console's inbox")
