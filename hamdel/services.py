@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import logging
 import os
 import signal
@@ -32,18 +33,23 @@ MODEL_INPUTS = (
     "config.yml", "domain.yml", "nlu_data", "rasa_addons", "hamdel/persian.py", "requirements/rasa-vectors.txt",
     "scripts/build_word_vectors.py",
 )
+PRODUCTION_POINTER = "production.json"  # written by the console's deploy (console/deploy.py)
 QUIET_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
              "PYTHONWARNINGS": "ignore"}
 
 
-def fingerprint() -> str:
-    """Hash of everything the trained model depends on."""
+def fingerprint(nlu_data_dir: Path | None = None) -> str:
+    """Hash of everything the trained model depends on.
+
+    The training data is read from `nlu_data_dir` (default `settings.nlu_data_dir`, where the
+    console writes labels) but hashed as `nlu_data/…`, so the same data gives the same fingerprint
+    wherever it lives."""
     digest = hashlib.sha256()
     for name in MODEL_INPUTS:
-        path = PROJECT_ROOT / name
+        path = Path(nlu_data_dir or get_settings().nlu_data_dir) if name == "nlu_data" else PROJECT_ROOT / name
         files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if path.is_dir() else [path]
         for file in files:
-            digest.update(str(file.relative_to(PROJECT_ROOT)).encode())
+            digest.update(str(Path(name) / file.relative_to(path) if path.is_dir() else name).encode())
             digest.update(file.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -61,13 +67,28 @@ def rasa_env() -> dict[str, str]:
     return env
 
 
-def ensure_model(*, force: bool = False) -> Path:
+def production_model() -> Path | None:
+    """The model the console promoted last (`<models_dir>/production.json`), if its file is there."""
+    models_dir = get_settings().models_dir
+    try:
+        name = json.loads((models_dir / PRODUCTION_POINTER).read_text(encoding="utf-8"))["model_file"]
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+    path = models_dir / Path(str(name)).name
+    return path if path.is_file() else None
+
+
+def ensure_model(*, force: bool = False, production: bool = True) -> Path:
     """Train if the current inputs have no model yet; Rasa's own progress bars show while it works.
 
-    `HAMDEL_MODEL` names a model to use as it is (tests that trained their own)."""
+    `HAMDEL_MODEL` names a model to use as it is (tests that trained their own); otherwise a model
+    promoted in the console is served (`production=False`, as `make train` asks, ignores it)."""
     given = os.environ.get("HAMDEL_MODEL")
     if given and not force:
         return Path(given)
+    promoted = production_model() if production and not force else None
+    if promoted is not None:
+        return promoted
     target = model_path()
     if target.exists() and not force:
         return target
@@ -75,7 +96,7 @@ def ensure_model(*, force: bool = False) -> Path:
     MODELS.mkdir(exist_ok=True)
     started = time.monotonic()
     subprocess.run(
-        [str(RASA_BIN), "train", "--data", "nlu_data", "--config", "config.yml", "--domain", "domain.yml",
+        [str(RASA_BIN), "train", "--data", str(get_settings().nlu_data_dir), "--config", "config.yml", "--domain", "domain.yml",
          "--out", str(MODELS), "--fixed-model-name", target.name.removesuffix(".tar.gz")],
         cwd=PROJECT_ROOT, env=rasa_env(), check=True,
     )
@@ -192,7 +213,7 @@ def main() -> None:
     parser.add_argument("--force", action="store_true", help="train even if nothing changed")
     args = parser.parse_args()
     if args.command == "train":
-        print(ensure_model(force=args.force))
+        print(ensure_model(force=args.force, production=False))
         return
     with running_stack():
         try:
