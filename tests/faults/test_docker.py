@@ -1,8 +1,9 @@
 """Docker layout (no engine on the build machines): the compose file is checked as data — every
 service has a health check, passwords come from the environment, migrations run once before the
-services that need them, the images run as a non-root user that owns its data directory, and test
-tools stay out of the production image. `docker compose config` / `docker-compose config`, when
-available, must accept the file."""
+services that need them, the admins' console is published on the host's loopback only, the images
+run as a non-root user that owns its data directory, and test tools stay out of the production
+image. `docker compose config` (the plugin) and/or `docker-compose config` (v1), whichever exists,
+must accept the file and resolve it to services that all have a health check."""
 from __future__ import annotations
 
 import shutil
@@ -18,12 +19,48 @@ from hamdel.settings import PROJECT_ROOT
 COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
 DOCKERFILE = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
 ENV = {"POSTGRES_PASSWORD": "p" * 24, "REDIS_PASSWORD": "r" * 24, "RASA_TOKEN": "t" * 32,
-       "ACTION_SERVER_SECRET": "s" * 32, "TELEGRAM_TOKEN": "1:x", "PATH": "/usr/bin:/bin:/usr/local/bin"}
+       "ACTION_SERVER_SECRET": "s" * 32, "TELEGRAM_TOKEN": "1:x", "ADMIN_SESSION_SECRET": "a" * 32,
+       "PATH": "/usr/bin:/bin:/usr/local/bin"}
+
+
+def _without_health_check(services: dict[str, dict[str, object]]) -> list[str]:
+    """Services whose health check is missing, disabled or has no command to run."""
+    missing = []
+    for name, service in services.items():
+        check = service.get("healthcheck")
+        if not isinstance(check, dict) or check.get("disable") or check.get("test") in (None, [], ["NONE"], "NONE"):
+            missing.append(name)
+    return missing
 
 
 def test_every_service_has_a_health_check() -> None:
-    missing = [name for name, service in COMPOSE["services"].items() if "healthcheck" not in service]
-    assert missing == []
+    assert _without_health_check(COMPOSE["services"]) == []
+
+
+def test_the_console_is_served_on_the_hosts_loopback_after_migrations_and_rasa() -> None:
+    console = COMPOSE["services"]["console"]
+    assert console["command"] == ["python", "-m", "console"]
+    assert console["ports"] and all(str(port).startswith("127.0.0.1:") for port in console["ports"])
+    assert "/health" in " ".join(console["healthcheck"]["test"])
+    assert console["depends_on"] == {"migrate": {"condition": "service_completed_successfully"},
+                                     "rasa": {"condition": "service_healthy"}}
+    environment = console["environment"]
+    for key in ("ADMIN_BOOTSTRAP_USER", "ADMIN_BOOTSTRAP_PASSWORD", "ADMIN_SESSION_SECRET", "RASA_TOKEN"):
+        assert str(environment[key]).startswith("${"), key
+    assert environment["RASA_URL"] == "http://rasa:5005"
+    # Rasa loads what the console promotes (PUT /model names a file): both see the same models.
+    assert "models:/app/models" in console["volumes"] and "models:/app/models" in COMPOSE["services"]["rasa"]["volumes"]
+
+
+def test_only_the_console_publishes_a_port_and_only_on_loopback() -> None:
+    published = {name: service["ports"] for name, service in COMPOSE["services"].items() if service.get("ports")}
+    assert list(published) == ["console"]
+
+
+def test_the_terminal_chat_is_an_opt_in_service() -> None:
+    chat = COMPOSE["services"]["chat"]
+    assert chat["profiles"] == ["chat"] and chat["stdin_open"] and chat["tty"]
+    assert "terminal_chat" in " ".join(chat["command"])
 
 
 def test_passwords_and_secrets_come_from_the_environment() -> None:
@@ -61,20 +98,27 @@ def test_the_bot_health_check_follows_its_heartbeat(database_url: str) -> None:
     assert not health.healthy(now=time.time() + health.STALE_AFTER + 1)
 
 
-@pytest.mark.skipif(not (shutil.which("docker-compose") or shutil.which("docker")), reason="no compose client")
-def test_compose_accepts_the_file() -> None:
-    commands = [["docker", "compose", "config", "--quiet"], ["docker-compose", "config", "--quiet"]]
-    results = []
-    for command in commands:
+def _compose_clients() -> list[list[str]]:
+    """The compose implementations on this machine: the docker plugin and/or docker-compose v1."""
+    clients = []
+    for command in (["docker", "compose"], ["docker-compose"]):
         if shutil.which(command[0]) is None:
             continue
-        probe = subprocess.run([*command[:-2], "version"], capture_output=True, text=True, timeout=60, check=False)
-        if probe.returncode != 0:
-            continue  # e.g. the docker client without its compose plugin
-        done = subprocess.run(command, cwd=PROJECT_ROOT, env=ENV, capture_output=True, text=True, timeout=60,
-                              check=False)
-        results.append((command[0], done.returncode, done.stderr[-500:]))
-    if not results:
-        pytest.skip("no compose implementation on this machine")
-    print(f"\ncompose config: {[(c, rc) for c, rc, _ in results]}")
-    assert all(rc == 0 for _, rc, _ in results), results
+        probe = subprocess.run([*command, "version"], capture_output=True, text=True, timeout=60, check=False)
+        if probe.returncode == 0:  # not e.g. the docker client without its compose plugin
+            clients.append(command)
+    return clients
+
+
+def test_compose_accepts_the_file_and_every_resolved_service_has_a_health_check() -> None:
+    clients = _compose_clients()
+    if not clients:
+        pytest.skip("neither `docker compose` nor `docker-compose` is installed")
+    for client in clients:
+        done = subprocess.run([*client, "--profile", "chat", "config"], cwd=PROJECT_ROOT, env=ENV,
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, (client, done.stderr[-800:])
+        resolved = yaml.safe_load(done.stdout)["services"]
+        assert {"postgres", "redis", "migrate", "actions", "rasa", "bot", "console", "chat"} <= set(resolved), client
+        assert _without_health_check(resolved) == [], client
+        print(f"\n{' '.join(client)} config: {len(resolved)} services, each with a health check")
