@@ -3,7 +3,11 @@
 Run in the Rasa environment (it loads the model in process; no server, no network):
     PYTHONPATH=. .venv-rasa/bin/python scripts/nlu_eval.py --model models/hamdel-<fp>.tar.gz
 Options: --update-baseline (rewrite tests/nlu/baseline.json with this run's figures),
---max-drop 0.02 (the regression tolerance), --out results/nlu_eval.json.
+--max-drop 0.02 (the regression tolerance), --out results/nlu_eval.json (also spelt --json).
+For the console's regression gate (console/gate.py), which compares two models: --golden FILE also
+scores the golden set (Rasa NLU YAML, like the holdout) into the JSON's "golden" entry, and
+--predictions FILE writes every clean message's prediction and whether it is right (message text:
+keep that file out of the repository).
 
 What it measures (definitions are the ones `docs/nlu.md` explains):
 - intent macro-F1 and per-intent F1 on `tests/nlu/holdout.yml` (macro over the gold intents; a
@@ -377,6 +381,38 @@ def perturbation_gap(clean: Dict[str, Optional[float]], noisy: Dict[str, Optiona
     return max(drops) if drops else None
 
 
+def score_golden(path: Path, predict_text: Callable[[str], Predicted]) -> Dict[str, Any]:
+    """The golden set's figures (scored like the holdout), or why there are none."""
+    examples = load_holdout(path) if path.exists() and path.read_text(encoding="utf-8").strip() else []
+    if not examples:
+        return {"count": 0, "figures": {}, "details": {}, "examples": []}
+    figures, details, _ = score(examples, [], [], predict_text)
+    return {"count": len(examples), "figures": figures, "details": details, "examples": examples}
+
+
+def write_predictions(path: Path, data: Dict[str, List[Example]], golden: List[Example],
+                      predict_text: Callable[[str], Predicted]) -> None:
+    """One record per clean message: its file, text, expected answer, prediction and whether it is
+    right by this script's rules, so two models' answers can be compared message by message."""
+    records = []
+    for name, examples in (*data.items(), ("golden", golden)):
+        for example in examples:
+            pred = predict_text(example.text)
+            if example.intent is not None:
+                expected: Any = example.intent
+                right = pred.intent == example.intent
+            elif example.complaint is not None:
+                expected = "complaint" if example.complaint else "not_complaint"
+                right = is_complaint(pred.intent) == example.complaint
+            else:
+                expected = "not_complaint"
+                right = not is_false_alarm(pred.intent)
+            records.append({"set": name, "text": example.text, "expected": expected, "predicted": pred.intent,
+                            "confidence": round(pred.confidence, 4), "right": right})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
 # ---------------------------------------------------------------------------------------------
 # Report, baseline and gate
 
@@ -488,7 +524,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--reviews", type=Path, default=REPO / "tests/nlu/reviews.yml")
     parser.add_argument("--not-complaints", type=Path, default=REPO / "tests/nlu/not_complaints.yml")
     parser.add_argument("--baseline", type=Path, default=REPO / "tests/nlu/baseline.json")
-    parser.add_argument("--out", type=Path, default=REPO / "results/nlu_eval.json")
+    parser.add_argument("--out", "--json", type=Path, default=REPO / "results/nlu_eval.json")
+    parser.add_argument("--golden", type=Path, help="also score this golden set (Rasa NLU YAML); skipped when missing or empty")
+    parser.add_argument("--predictions", type=Path, help="write each clean message's prediction here (JSON)")
     parser.add_argument("--max-drop", type=float, default=0.02)
     parser.add_argument("--strict", action="store_true", help="gate per-intent F1 too")
     parser.add_argument("--update-baseline", action="store_true")
@@ -517,6 +555,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # The top of each ranking, so a FallbackClassifier threshold can be studied without retraining.
     run["rankings"] = {text: [[r["name"], round(float(r["confidence"]), 4)] for r in (result.get("intent_ranking") or [])[:4]]
                        for text, result in parse.cache.items()}
+    golden: List[Example] = []
+    if args.golden is not None:
+        run["golden"] = score_golden(args.golden, predict_text)
+        golden = run["golden"].pop("examples")
+    if args.predictions is not None:
+        write_predictions(args.predictions, data, golden, predict_text)
     run["perturbation_gap"] = perturbation_gap(run["clean"]["figures"], run["perturbed"]["figures"])
     run["parse_p50_ms"] = 1000 * statistics.median(timings) if timings else None
     run["parse_p95_ms"] = 1000 * timings[int(0.95 * (len(timings) - 1))] if timings else None
