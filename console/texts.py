@@ -47,5 +47,37 @@ AUDIT_ACTIONS = {
 }
 
 # --- inbox and labelling (inbox.py, labelling.py, inbox_routes.py) ---
+# What replaces personal data in the inbox list and the conversation page (inbox.mask).
+INBOX_MASKS = {
+    "phone": "[تلفن]",
+    "card": "[شماره کارت]",
+    "iban": "[شماره شبا]",
+    "email": "[ایمیل]",
+    "name": "[نام]",
+}
+# Why a message is high in the inbox (inbox.need_score), shown as small tags on its row.
+INBOX_REASONS = {
+    "fallback": "مدل نفهمید",
+    "low_confidence": "اطمینان کم",
+    "small_margin": "دو برچسب نزدیک به هم",
+    "triage_said_complaint": "مشتری گفت شکایته",
+    "reflection_denied": "مشتری گفت درست نفهمیدیم",
+    "agent_recategorised": "کارشناس دسته رو عوض کرد",
+}
+LABEL_UNKNOWN_INTENT = "این برچسب توی domain.yml نیست."
+LABEL_UNKNOWN_ENTITY = "این نوع موجودیت توی domain.yml نیست."
+LABEL_SPAN_NOT_FOUND = "این تکه توی متن پیام پیدا نشد."
+LABEL_BAD_SPAN = "محدوده‌ی موجودیت درست نیست."
+LABEL_OVERLAPPING = "دو موجودیت روی هم افتاده‌اند."
+LABEL_NOT_FOUND = "این پیام دیگه توی صندوق نیست."
+LABEL_FROZEN = "این پیام توی مجموعه‌ی طلایی ثبت شده و دیگه عوض نمی‌شه."
+LABEL_OWN_APPROVAL = "برچسبی رو که خودتون زدید نمی‌تونید تأیید کنید."
+LABEL_NOT_PROPOSED = "این برچسب منتظر بررسی نیست."
+LABEL_NOTHING_SELECTED = "هیچ پیامی انتخاب نشده."
+LABEL_SAVED = "برچسب ثبت شد."
+LABEL_DISCARDED = "پیام کنار گذاشته شد."
+LABEL_BULK_SAVED = "{count} پیام برچسب خورد."
+LABEL_APPROVED = "{count} برچسب تأیید شد و توی داده‌ها نوشته شد."
+LABEL_REJECTED = "برچسب رد شد و پیام به صندوق برگشت."
 
 # --- training, gate, deploy (training.py, gate.py, deploy.py, model_routes.py) ---
