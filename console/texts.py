@@ -81,3 +81,57 @@ LABEL_APPROVED = "{count} برچسب تأیید شد و توی داده‌ها �
 LABEL_REJECTED = "برچسب رد شد و پیام به صندوق برگشت."
 
 # --- training, gate, deploy (training.py, gate.py, deploy.py, model_routes.py) ---
+TRAIN_BUSY = "یک آموزش دیگر در حال اجراست؛ لطفاً صبر کنید تا تمام شود یا لغوش کنید."
+TRAIN_NOT_RUNNING = "الان آموزشی در حال اجرا نیست."
+TRAIN_DATA_INVALID = "داده‌های آموزشی ایراد دارد: {where}{detail}"
+TRAIN_DATA_WHERE = "پرونده‌ی {file}، سطر {line} — "
+TRAIN_DATA_FILE = "پرونده‌ی {file} — "
+TRAIN_OUT_OF_MEMORY = "حافظه‌ی سرور برای آموزش کافی نبود؛ کارهای سنگین دیگر را ببندید و دوباره امتحان کنید."
+TRAIN_RASA_MISSING = "Rasa روی این سرور نصب نیست (محیط ‎.venv-rasa‎ پیدا نشد)؛ اول make setup را اجرا کنید."
+TRAIN_FAILED = "آموزش با خطا تمام شد (کد خروج {code}). چند خط آخر خروجی در پرونده‌ی {log} مانده است."
+TRAIN_NO_MODEL = "آموزش تمام شد ولی پرونده‌ی مدل ساخته نشد. چند خط آخر خروجی در پرونده‌ی {log} مانده است."
+TRAIN_INTERRUPTED = "آموزش نیمه‌کاره ماند، چون کنسول وسط کار بسته شد؛ لطفاً دوباره شروعش کنید."
+TRAIN_CANCELLED = "آموزش را {user} لغو کرد."
+TRAIN_EXPORT_FAILED = "برچسب‌های تأییدشده در داده‌های آموزشی نوشته نشد، پس آموزش شروع نشد: {error}"
+TRAIN_UNEXPECTED = "آموزش به خطای پیش‌بینی‌نشده‌ای خورد ({error})."
+TIME_UNKNOWN = "نامشخص"
+PHASES = {
+    "export": "نوشتن برچسب‌ها در داده‌های آموزشی",
+    "start": "آماده شدن Rasa",
+    "nlu": "آموزش فهم پیام (DIET)",
+    "core": "آموزش گفت‌وگو",
+    "gate": "ارزیابی و مقایسه با مدل فعلی",
+    "done": "تمام شد",
+}
+
+GATE_EVAL_FAILED = "ارزیابی مدل {model} انجام نشد (کد خروج {code}). جزئیات در پرونده‌ی {log} است."
+GATE_EVAL_TIMEOUT = "ارزیابی مدل {model} بیش از حد طول کشید و متوقف شد."
+GATE_NO_GOLDEN = "مجموعه‌ی طلایی هنوز خالی است؛ مقایسه فقط روی پرونده‌های کنار‌گذاشته انجام شد."
+GATE_NO_PRODUCTION = "هنوز مدلی در حال سرویس نیست؛ مدل جدید با چیزی مقایسه نشد."
+GATE_DROP = "«{figure}» از {old} به {new} رسیده است (بدتر شدن بیش از {limit})."
+GATE_REFUSED = "ارتقا رد شد: مدل جدید در آزمون پسرفت قبول نشده است. مدیر سیستم می‌تواند با نوشتن دلیل، آن را تأیید کند."
+GATE_OVERRIDE_NEEDS_ADMIN = "فقط مدیر سیستم می‌تواند نتیجه‌ی آزمون پسرفت را نادیده بگیرد."
+GATE_OVERRIDE_NEEDS_REASON = "برای نادیده گرفتن آزمون پسرفت، لطفاً دلیلش را بنویسید (دست‌کم ۱۰ حرف)."
+GATE_NOT_RUN = "این مدل هنوز ارزیابی نشده است."
+FIGURE_NAMES = {
+    "intent_macro_f1": "میانگین F1 نیت‌ها",
+    "intent_accuracy": "دقت تشخیص نیت",
+    "complaint_accuracy": "دقت شکایت/غیرشکایت",
+    "false_complaint_rate": "نرخ شکایتِ اشتباه",
+    "category_accuracy": "دقت دسته‌ی شکایت",
+    "entity_recall": "بازیابی موجودیت‌ها",
+    "entity_precision": "دقت موجودیت‌ها",
+    "perturbation_gap": "افت روی متن نویزدار",
+    "golden.intent_macro_f1": "میانگین F1 نیت‌ها (مجموعه‌ی طلایی)",
+    "golden.intent_accuracy": "دقت تشخیص نیت (مجموعه‌ی طلایی)",
+}
+
+DEPLOY_RASA_UNREACHABLE = "به Rasa وصل نشدیم ({error})؛ مدل عوض نشد."
+DEPLOY_RASA_REFUSED = "Rasa مدل را نپذیرفت (پاسخ {status}: {detail})؛ مدل قبلی همچنان در حال سرویس است."
+DEPLOY_TIMEOUT = "Rasa تا {seconds} ثانیه مدل جدید را گزارش نکرد؛ وضعیت مدل‌ها تغییری نکرد."
+DEPLOY_FILE_MISSING = "پرونده‌ی مدل {file} پیدا نشد."
+DEPLOY_NOT_CANDIDATE = "این مدل قابل ارتقا نیست (وضعیتش «{state}» است)."
+DEPLOY_NO_ROLLBACK_TARGET = "مدل قبلی‌ای برای بازگشت وجود ندارد."
+DEPLOY_ALREADY_PRODUCTION = "این مدل همین حالا در حال سرویس است."
+DEPLOY_DONE = "مدل {file} حالا در حال سرویس است."
+DEPLOY_ROLLED_BACK = "به مدل {file} برگشتیم."
