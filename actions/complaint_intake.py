@@ -28,8 +28,9 @@ from actions.triage import COMPLAINT_FLOOR
 from hamdel.jalali import format_jalali_date
 from hamdel.labels import STATUS_LABELS
 from hamdel.storage.db import session_scope
-from hamdel.storage.models import Category, TicketEvent, utcnow
+from hamdel.storage.models import Category, utcnow
 from hamdel.storage.tickets import find_customer, open_tickets
+from hamdel.ticket_service import add_customer_update
 
 logger = logging.getLogger(__name__)
 
@@ -164,9 +165,7 @@ def add_to_prior_ticket(conversation_id: str, number: str, story: str, now: date
         ticket = next((t for t in open_tickets(session=session, customer_id=customer.id) if t.number == number), None) if customer else None
         if ticket is None:
             return None
-        ticket.story = f"{ticket.story}\n\n{story}"
-        ticket.updated_at = now
-        session.add(TicketEvent(ticket=ticket, kind="customer_update", actor="customer", body=story, created_at=now))
+        add_customer_update(session=session, ticket=ticket, text=story, now=now)
         return STATUS_LABELS[ticket.status.value]
 
 

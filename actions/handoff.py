@@ -21,7 +21,8 @@ from hamdel.labels import HANDOFF_ONLY_STORY
 from hamdel.persian import to_persian_digits
 from hamdel.storage.db import session_scope
 from hamdel.storage.models import utcnow
-from hamdel.storage.tickets import escalate, find_customer, open_tickets
+from hamdel.storage.tickets import find_customer, open_tickets
+from hamdel.ticket_service import escalate
 
 logger = logging.getLogger(__name__)
 

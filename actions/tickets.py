@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,15 +23,11 @@ from hamdel.jalali import format_jalali
 from hamdel.storage import spool
 from hamdel.storage.db import session_scope
 from hamdel.storage.models import Category, FollowUpKind, Severity, Ticket, utcnow
-from hamdel.storage.tickets import (
-    escalate,
-    get_or_create_customer,
-    open_ticket,
-    split_conversation_id,
-    ticket_for_turn,
-)
+from hamdel.storage.tickets import get_or_create_customer, split_conversation_id, ticket_for_turn
+from hamdel.ticket_service import escalate, open_ticket
 
 logger = logging.getLogger(__name__)
+TRANSCRIPT_LINE = "transcript_line"  # metadata key: the front end's transcript line of the turn
 WRITE_ATTEMPTS = 3
 RETRY_DELAYS = (0.2, 0.6)
 
@@ -95,6 +92,7 @@ def write_ticket(record: dict[str, Any], followup_policy: FollowUpPolicy, *, in_
             now=received_at,
             turn_id=record.get("turn_id"),
             acknowledged_in_chat=in_chat,
+            story_first_line=record.get("story_first_line"),
         )
         if ticket.severity in (Severity.HIGH, Severity.CRITICAL):
             escalate(session=session, ticket=ticket, reason="severity", now=received_at)
@@ -117,6 +115,43 @@ def latest_turn_id(tracker: Tracker) -> str | None:
     return str(turn_id) if turn_id else None
 
 
+def story_first_line(events: Sequence[dict[str, Any]]) -> int | None:
+    """The transcript line the complaint being filed began with, read from the tracker's events.
+
+    The front end sends the id of the line it wrote for each turn (`transcript_line` in the
+    metadata). A story begins in the turn where `complaint_story` goes from empty (or just cleared
+    by `action_hear_story` starting anew) to words; if that turn answered «مشکلی پیش اومده؟»
+    (phase `asked_complaint`), the story begins with the parked message's turn, whose words are its
+    first part. With no story at all (a customer who only asked for a person) it is the latest turn.
+    None when the channel keeps no transcript: the ticket then takes no lines."""
+    last_user: dict[str, Any] | None = None
+    parked: dict[str, Any] | None = None
+    start: dict[str, Any] | None = None
+    phase: Any = None
+    phase_at_turn: Any = None
+    empty = True
+    for event in events:
+        kind = event.get("event")
+        if kind == "user":
+            last_user, phase_at_turn = event, phase
+        elif kind == "restart":
+            phase, empty = None, True
+        elif kind == "slot":
+            name, value = event.get("name"), event.get("value")
+            if name == "phase":
+                phase = value
+            elif name == "pending_message" and value:
+                parked = last_user
+            elif name == "complaint_story" and not value:
+                empty = True
+            elif name == "complaint_story" and empty:
+                start = parked if phase_at_turn == "asked_complaint" and parked is not None else last_user
+                empty = False
+    chosen = start or last_user
+    line = ((chosen or {}).get("metadata") or {}).get(TRANSCRIPT_LINE)
+    return int(line) if isinstance(line, int | str) and str(line).isdigit() else None
+
+
 def ticket_record(tracker: Tracker, now: datetime) -> dict[str, Any]:
     metadata = customer_metadata(tracker)
     return {
@@ -135,6 +170,7 @@ def ticket_record(tracker: Tracker, now: datetime) -> dict[str, Any]:
         "anger": tracker.get_slot("anger") or 0,
         "phone": tracker.get_slot("phone"),
         "received_at": now.isoformat(),
+        "story_first_line": story_first_line(tracker.events),
     }
 
 

@@ -10,6 +10,7 @@ Each topic is an ordered lane, so an agent's messages reach the customer in the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Hashable
@@ -21,7 +22,9 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from bot import casefile, durable, inbox, texts
 from bot.lanes import Lanes
 from hamdel.followup_policy import FollowUpPolicy
+from hamdel.labels import STATUS_LABELS
 from hamdel.storage.models import TicketStatus
+from hamdel.ticket_service import TransitionRefused
 
 log = logging.getLogger(__name__)
 MEMBER_STATUSES = frozenset({ChatMember.OWNER, ChatMember.ADMINISTRATOR, ChatMember.MEMBER})
@@ -136,9 +139,16 @@ class AgentDesk:
             await asyncio.to_thread(casefile.note, ref.id, agent, rest)
             await self._topic(item.thread_id, texts.AGENT_NOTE_SAVED)
             return
-        if ref.status is TicketStatus.CLOSED or (name == "resolve" and ref.status is TicketStatus.RESOLVED):
-            await self._topic(item.thread_id, texts.AGENT_ALREADY.format(status=casefile.status_label(ref)))
-            return
+        try:
+            await self._move(name, ref, item)
+        except TransitionRefused as refused:  # e.g. /resolve twice, anything on a closed ticket
+            label = STATUS_LABELS.get(refused.current.value, refused.current.value)
+            await self._topic(item.thread_id, texts.AGENT_ALREADY.format(status=label))
+
+    async def _move(self, name: str, ref: casefile.TicketRef, item: AgentItem) -> None:
+        """The status commands; the ticket service decides what each may do from the ticket's
+        current status (a /take on a resolved ticket reopens it) and refuses the rest."""
+        agent = item.user_id or 0
         if name == "take":
             ref = await asyncio.to_thread(casefile.take, ref.id, agent)
             await self._topic(item.thread_id, texts.AGENT_TAKEN.format(agent=item.first_name))
@@ -180,7 +190,8 @@ class AgentDesk:
         line = item.text or "[پیوست]"
         await asyncio.to_thread(casefile.agent_replied, ref.id, item.user_id or 0, line)
         if not ref.human_active and ref.status in (TicketStatus.OPEN, TicketStatus.ESCALATED):
-            await asyncio.to_thread(casefile.take, ref.id, item.user_id or 0)
+            with contextlib.suppress(TransitionRefused):  # closed meanwhile: the words still went out
+                await asyncio.to_thread(casefile.take, ref.id, item.user_id or 0)
 
     async def _topic(self, thread_id: int, text: str) -> None:
         try:

@@ -1,6 +1,10 @@
 """What the Telegram front end reads and writes about tickets: who owns a chat, evidence, the
 customer's phone, the agents' topic, the handoff card, agent actions and the transcript.
 
+Every change to a ticket (status, assignment, events, transcript lines) is made by
+`hamdel.ticket_service`; this module opens the transaction, calls it and hands back a `TicketRef`.
+A move the service refuses raises `hamdel.ticket_service.TransitionRefused` for the caller to answer.
+
 Synchronous functions over one short transaction each; the bot calls them with `asyncio.to_thread`
 so the event loop never waits on the database. Customers are identified the way the actions
 identify them: conversation id `telegram:<user id>`.
@@ -10,9 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
 
 from bot import texts
+from hamdel import ticket_service
 from hamdel.followup_policy import FollowUpPolicy
 from hamdel.jalali import format_jalali, format_jalali_date
 from hamdel.labels import CATEGORY_LABELS, STATUS_LABELS
@@ -26,10 +32,10 @@ from hamdel.storage.models import (
     TranscriptLine,
     utcnow,
 )
-from hamdel.storage.tickets import OPEN_STATUSES, get_or_create_customer, record_transcript, set_status
+from hamdel.storage.tickets import OPEN_STATUSES, get_or_create_customer
+from hamdel.ticket_service import TOPIC_OPENED, WAIT_NOTICE
 
 CHANNEL = "telegram"
-TOPIC_OPENED, WAIT_NOTICE = "topic_opened", "wait_notice"
 
 
 def conversation_id(user_id: int) -> str:
@@ -68,8 +74,8 @@ def set_phone(user_id: int, chat_id: int, phone: str) -> None:
         customer.phone = phone
 
 
-def _newest_open(session: object, user_id: int) -> Ticket | None:
-    return session.scalar(  # type: ignore[attr-defined]
+def _newest_open(session: Session, user_id: int) -> Ticket | None:
+    return session.scalar(
         select(Ticket).join(Customer).where(Customer.channel == CHANNEL, Customer.external_id == str(user_id),
                                             Ticket.status.in_(OPEN_STATUSES))
         .order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(1))
@@ -99,10 +105,16 @@ def attach_evidence(ticket_id: int, kind: str, file_id: str, file_unique_id: str
                              caption=caption, created_at=at or utcnow()))
 
 
-def record_line(user_id: int, speaker: str, text: str, ticket_id: int | None = None) -> None:
+def record_line(user_id: int, speaker: str, text: str, ticket_id: int | None = None,
+                ticket_number: str | None = None) -> int:
+    """One transcript line of this customer's conversation; its id (sent with the turn to Rasa).
+    `ticket_number` (the ticket this very turn opened) attaches the line when no id is known."""
     with session_scope() as session:
-        record_transcript(session=session, conversation_id=conversation_id(user_id), speaker=speaker, text=text,
-                          ticket_id=ticket_id)
+        if ticket_id is None and ticket_number is not None:
+            ticket_id = ticket_service.ticket_id_for_number(session=session, conversation_id=conversation_id(user_id),
+                                                            number=ticket_number)
+        return ticket_service.record_transcript(session=session, conversation_id=conversation_id(user_id),
+                                                speaker=speaker, text=text, ticket_id=ticket_id)
 
 
 # --- escalation and the agents' topic ----------------------------------------------------------
@@ -168,53 +180,28 @@ def handoff_card(ticket_id: int) -> Card:
 
 
 def claim_topic(ticket_id: int) -> bool:
-    """Mark the ticket as getting a topic (0 = being created) so two sweeps never open two topics."""
+    """Mark the ticket as getting a topic so two sweeps never open two topics."""
     with session_scope() as session:
-        ticket = session.get_one(Ticket, ticket_id)
-        if ticket.agent_topic_id is not None:
-            return False
-        ticket.agent_topic_id = 0
-        return True
+        return ticket_service.claim_topic(session=session, ticket_id=ticket_id)
 
 
 def release_topic_claim(ticket_id: int) -> None:
     with session_scope() as session:
-        ticket = session.get_one(Ticket, ticket_id)
-        if ticket.agent_topic_id == 0:
-            ticket.agent_topic_id = None
+        ticket_service.release_topic_claim(session=session, ticket_id=ticket_id)
 
 
 def topic_opened(ticket_id: int, thread_id: int) -> TicketRef:
     """The topic exists: a human owns the chat from now on (the bot stays silent)."""
-    now = utcnow()
     with session_scope() as session:
-        ticket = session.get_one(Ticket, ticket_id)
-        ticket.agent_topic_id = thread_id
-        ticket.human_active = True
-        ticket.updated_at = now
-        session.add(TicketEvent(ticket=ticket, kind=TOPIC_OPENED, actor="bot", data={"thread_id": thread_id},
-                                created_at=now))
-        return TicketRef.of(ticket)
+        return TicketRef.of(ticket_service.topic_opened(session=session, ticket_id=ticket_id, thread_id=thread_id))
 
 
 def reactivate(ticket_id: int) -> TicketRef | None:
-    """Escalated again while its topic exists: the humans own the chat again.
-
-    Conditional (only a ticket still escalated and without its humans), so two sweeps that both
-    saw it need a handoff reactivate it once; the second gets None.
-    """
-    now = utcnow()
+    """Escalated again while its topic exists: the humans own the chat again (once, however many
+    sweeps saw it; the others get None)."""
     with session_scope() as session:
-        changed = session.execute(  # type: ignore[attr-defined]
-            update(Ticket).where(Ticket.id == ticket_id, Ticket.human_active.is_(False),
-                                 Ticket.status == TicketStatus.ESCALATED)
-            .values(human_active=True, updated_at=now)).rowcount
-        if not changed:
-            return None
-        ticket = session.get_one(Ticket, ticket_id)
-        session.add(TicketEvent(ticket=ticket, kind=TOPIC_OPENED, actor="bot",
-                                data={"thread_id": ticket.agent_topic_id, "again": True}, created_at=now))
-        return TicketRef.of(ticket)
+        ticket = ticket_service.reactivate(session=session, ticket_id=ticket_id)
+        return TicketRef.of(ticket) if ticket else None
 
 
 def escalation_reason(ticket_id: int) -> str:
@@ -239,72 +226,39 @@ def waiting_too_long(older_than: timedelta, now: datetime | None = None) -> list
         tickets = session.scalars(select(Ticket).where(
             Ticket.status == TicketStatus.ESCALATED, Ticket.assigned_agent_id.is_(None),
             Ticket.human_active.is_(True), Ticket.agent_topic_id > 0, opened, ~told)).all()
-        for ticket in tickets:
-            session.add(TicketEvent(ticket=ticket, kind=WAIT_NOTICE, actor="bot", created_at=now))
+        ticket_service.note_wait_notice(session=session, tickets=tickets, now=now)
         return [TicketRef.of(t) for t in tickets]
 
 
 # --- agents ------------------------------------------------------------------------------------
 
-def _agent(agent_id: int) -> str:
-    return f"agent:{agent_id}"
-
-
 def take(ticket_id: int, agent_id: int) -> TicketRef:
-    now = utcnow()
+    """`/take` (or answering): the agent owns the chat; a resolved ticket is reopened, a closed one
+    refused (TransitionRefused)."""
     with session_scope() as session:
-        ticket = session.get_one(Ticket, ticket_id)
-        ticket.assigned_agent_id = agent_id
-        ticket.human_active = True
-        if ticket.status is not TicketStatus.ESCALATED:
-            ticket.status = TicketStatus.ESCALATED
-            ticket.escalation_reason = ticket.escalation_reason or "agent"
-        ticket.updated_at = now
-        session.add(TicketEvent(ticket=ticket, kind="assigned", actor=_agent(agent_id), created_at=now))
-        return TicketRef.of(ticket)
+        return TicketRef.of(ticket_service.take(session=session, ticket_id=ticket_id, agent_id=agent_id))
 
 
 def note(ticket_id: int, agent_id: int, body: str) -> None:
     with session_scope() as session:
-        session.add(TicketEvent(ticket_id=ticket_id, kind="note", actor=_agent(agent_id), body=body, created_at=utcnow()))
+        ticket_service.add_note(session=session, ticket_id=ticket_id, agent_id=agent_id, body=body)
 
 
 def agent_replied(ticket_id: int, agent_id: int, text: str) -> TicketRef:
     """An agent's message reached the customer: first human response (ISO 10002) and transcript."""
-    now = utcnow()
     with session_scope() as session:
-        ticket = session.get_one(Ticket, ticket_id)
-        if ticket.first_human_response_at is None:
-            ticket.first_human_response_at = now
-        if ticket.assigned_agent_id is None:  # answering is taking
-            ticket.assigned_agent_id = agent_id
-            session.add(TicketEvent(ticket=ticket, kind="assigned", actor=_agent(agent_id), created_at=now))
-        record_transcript(session=session, conversation_id=ticket.conversation_id, speaker="agent", text=text,
-                          ticket_id=ticket.id, now=now)
-        return TicketRef.of(ticket)
+        return TicketRef.of(ticket_service.agent_replied(session=session, ticket_id=ticket_id, agent_id=agent_id,
+                                                         text=text))
 
 
 def finish(ticket_id: int, agent_id: int, status: TicketStatus, policy: FollowUpPolicy) -> TicketRef:
     """Resolve or close; the bot owns the chat again (follow-ups ask whether it was really solved)."""
     with session_scope() as session:
-        ticket = session.get_one(Ticket, ticket_id)
-        set_status(session=session, ticket=ticket, status=status, actor=_agent(agent_id), followup_policy=policy)
-        ticket.human_active = False
-        return TicketRef.of(ticket)
+        return TicketRef.of(ticket_service.finish(session=session, ticket_id=ticket_id, agent_id=agent_id,
+                                                  status=status, policy=policy))
 
 
 def hand_back(ticket_id: int, agent_id: int) -> TicketRef:
     """The bot talks to the customer again; the ticket stays open (no longer escalated)."""
-    now = utcnow()
     with session_scope() as session:
-        ticket = session.get_one(Ticket, ticket_id)
-        ticket.human_active = False
-        if ticket.status is TicketStatus.ESCALATED:
-            ticket.status = TicketStatus.OPEN
-        ticket.updated_at = now
-        session.add(TicketEvent(ticket=ticket, kind="handback", actor=_agent(agent_id), created_at=now))
-        return TicketRef.of(ticket)
-
-
-def status_label(ref: TicketRef) -> str:
-    return STATUS_LABELS.get(ref.status.value, ref.status.value)
+        return TicketRef.of(ticket_service.hand_back(session=session, ticket_id=ticket_id, agent_id=agent_id))

@@ -44,7 +44,7 @@ from hamdel.settings import get_settings
 from hamdel.storage import followups as repo
 from hamdel.storage.db import session_scope
 from hamdel.storage.models import Customer, FollowUpKind, Ticket, utcnow
-from hamdel.storage.tickets import escalate
+from hamdel import ticket_service
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +79,14 @@ class FollowUpAnswers:
             if followup is None or followup.kind is not FollowUpKind.RESOLUTION_CHECK:
                 return Reply(texts.NO_LONGER_VALID)
             ticket = followup.ticket
-            if not repo.confirm_solved(session=session, ticket=ticket, solved=solved, now=now):
+            if not ticket_service.confirm_solved(session=session, ticket=ticket, solved=solved, now=now):
                 return Reply(texts.ALREADY_ANSWERED if ticket.solved_confirmed is not None else texts.NO_LONGER_VALID)
             if solved:
                 if not ticket.customer.followups_opted_out:
                     repo.schedule(session=session, ticket=ticket, kind=FollowUpKind.SATISFACTION,
                                   due_at=now + self.policy.satisfaction_after)
                 return Reply(texts.pick(texts.SOLVED_THANKS, followup_id))
-            escalate(session=session, ticket=ticket, reason="customer_not_solved", actor="customer", now=now)
+            ticket_service.escalate(session=session, ticket=ticket, reason="customer_not_solved", actor="customer", now=now)
             if not ticket.customer.followups_opted_out:
                 repo.schedule(session=session, ticket=ticket, kind=FollowUpKind.CHECK_IN,
                               due_at=now + self.policy.check_in_after)
@@ -102,7 +102,7 @@ class FollowUpAnswers:
             if followup is None or followup.kind is not FollowUpKind.SATISFACTION:
                 return Reply(texts.NO_LONGER_VALID)
             ticket = followup.ticket
-            if not repo.record_rating(session=session, ticket=ticket, score=score, now=now):
+            if not ticket_service.record_rating(session=session, ticket=ticket, score=score, now=now):
                 return Reply(texts.ALREADY_ANSWERED)
             text, keyboard = messages.rated_reply(score, ticket.id)
             return Reply(text, keyboard)
@@ -113,7 +113,7 @@ class FollowUpAnswers:
             ticket = self._awaiting(session, user_id, now)
             if ticket is None or ticket.id != ticket_id:
                 return Reply(texts.COMMENT_SKIPPED)
-            repo.record_comment(session=session, ticket=ticket, comment=None, now=now)
+            ticket_service.record_comment(session=session, ticket=ticket, comment=None, now=now)
             return Reply(texts.COMMENT_SKIPPED)
 
     def comment(self, *, user_id: int, text: str) -> Reply | None:
@@ -126,7 +126,7 @@ class FollowUpAnswers:
             ticket = self._awaiting(session, user_id, now)
             if ticket is None:
                 return None
-            repo.record_comment(session=session, ticket=ticket, comment=text, now=now)
+            ticket_service.record_comment(session=session, ticket=ticket, comment=text, now=now)
             return Reply(texts.pick(texts.COMMENT_THANKS, ticket.id),
                          agent_text=messages.agent_comment_text(ticket, text), agent_thread_id=ticket.agent_topic_id)
 

@@ -304,7 +304,7 @@ def ensure_agent_reminders(*, session: Session, policy: FollowUpPolicy, now: dat
     return len(tickets)
 
 
-# --- the customer's answers -------------------------------------------------------------------
+# --- the customer's answers (recorded by hamdel.ticket_service; found here) --------------------
 
 def followup_for_answer(*, session: Session, followup_id: int, customer_external_id: str) -> FollowUp | None:
     """The follow-up a button belongs to, only if it was sent to this customer (buttons can be
@@ -313,40 +313,6 @@ def followup_for_answer(*, session: Session, followup_id: int, customer_external
     if followup is None or followup.ticket.customer.external_id != customer_external_id:
         return None
     return followup
-
-
-def confirm_solved(*, session: Session, ticket: Ticket, solved: bool, now: datetime) -> bool:
-    """Record the answer to "was your problem solved?" once; False if it was already answered
-    (a double tap, or two devices) or the ticket is no longer resolved."""
-    result = session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket.id, Ticket.solved_confirmed.is_(None),
-               Ticket.status.in_([TicketStatus.RESOLVED, TicketStatus.CLOSED]))
-        .values(solved_confirmed=solved, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if (result.rowcount or 0) != 1:
-        return False
-    session.refresh(ticket)
-    session.add(TicketEvent(ticket_id=ticket.id, kind="solved_confirmed" if solved else "not_solved",
-                            actor="customer", created_at=now))
-    return True
-
-
-def record_rating(*, session: Session, ticket: Ticket, score: int, now: datetime) -> bool:
-    """Store the 1–5 rating once and open the window for "what could we have done better?"."""
-    if not 1 <= score <= 5:
-        raise ValueError(f"rating out of range: {score}")
-    result = session.execute(
-        update(Ticket).where(Ticket.id == ticket.id, Ticket.csat_score.is_(None))
-        .values(csat_score=score, updated_at=now).execution_options(synchronize_session=False)
-    )
-    if (result.rowcount or 0) != 1:
-        return False
-    session.refresh(ticket)
-    session.add(TicketEvent(ticket_id=ticket.id, kind="csat", actor="customer", data={"score": score}, created_at=now))
-    session.add(TicketEvent(ticket_id=ticket.id, kind=COMMENT_REQUESTED, actor="bot", created_at=now))
-    return True
 
 
 def ticket_awaiting_comment(
@@ -368,12 +334,3 @@ def ticket_awaiting_comment(
                                      TicketEvent.created_at >= requested.created_at).limit(1)
     )
     return None if closed is not None else session.get(Ticket, requested.ticket_id)
-
-
-def record_comment(*, session: Session, ticket: Ticket, comment: str | None, now: datetime) -> None:
-    """Store the free-text answer (or the customer's "no, thanks") and close the window."""
-    if comment:
-        ticket.csat_comment = comment
-        ticket.updated_at = now
-    session.add(TicketEvent(ticket_id=ticket.id, kind=COMMENT_DONE, actor="customer",
-                            data={"skipped": not comment}, created_at=now))

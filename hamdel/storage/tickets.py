@@ -1,30 +1,17 @@
-"""Repository functions for customers and tickets. Every function takes the session keyword-only,
-so the caller owns the transaction (one unit of work per conversation turn).
+"""Repository functions for customers and reading tickets. Every function takes the session
+keyword-only, so the caller owns the transaction (one unit of work per conversation turn).
+Changing a ticket (status, events, transcript) is `hamdel.ticket_service`'s job alone.
 """
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hamdel.followup_policy import FollowUpPolicy
-from hamdel.storage.models import (
-    Category,
-    Customer,
-    FollowUp,
-    FollowUpKind,
-    FollowUpStatus,
-    Severity,
-    Ticket,
-    TicketEvent,
-    TicketStatus,
-    TranscriptLine,
-    utcnow,
-)
+from hamdel.storage.models import Category, Customer, Severity, Ticket, TicketStatus
 
 TICKET_PREFIX = "HM-"
 OPEN_STATUSES = (TicketStatus.OPEN, TicketStatus.ESCALATED)
@@ -85,71 +72,6 @@ def severity_for(category: Category, anger: int) -> Severity:
     return (Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL)[level]
 
 
-def open_ticket(
-    *,
-    session: Session,
-    customer: Customer,
-    conversation_id: str,
-    category: Category,
-    story: str,
-    key_words: Sequence[str],
-    reflection: str,
-    order_id: str | None,
-    remedy_sought: str | None,
-    remedy_sought_text: str | None,
-    remedy_offered: str | None,
-    anger: int,
-    followup_policy: FollowUpPolicy,
-    now: datetime | None = None,
-    turn_id: str | None = None,
-    acknowledged_in_chat: bool = True,
-) -> Ticket:
-    """Create the ticket, its first audit event and the follow-ups it owes, in the caller's transaction.
-
-    `turn_id` is the front end's id of the customer's turn; the database keeps it unique per
-    customer, so a turn re-run after a concurrent write fails on flush instead of opening a second
-    ticket (callers look for `ticket_for_turn` first and retry).
-
-    A ticket opened in chat was acknowledged by the summary the customer just read, so it owes no
-    acknowledgement follow-up; one replayed from the spool (the customer was told it is not stored
-    yet) owes one, which is how the customer learns its number."""
-    now = now or utcnow()
-    ticket = Ticket(
-        number=new_ticket_number(session=session),
-        customer=customer,
-        conversation_id=conversation_id,
-        turn_id=turn_id,
-        channel=customer.channel,
-        category=category,
-        story=story,
-        key_words=list(key_words),
-        reflection=reflection,
-        order_id=order_id,
-        remedy_sought=remedy_sought,
-        remedy_sought_text=remedy_sought_text,
-        remedy_offered=remedy_offered,
-        anger=anger,
-        severity=severity_for(category, anger),
-        status=TicketStatus.OPEN,
-        received_at=now,
-        acknowledged_at=now if acknowledged_in_chat else None,
-        updated_at=now,
-    )
-    session.add(ticket)
-    session.add(TicketEvent(ticket=ticket, kind="status", actor="bot", body=TicketStatus.OPEN.value, created_at=now))
-    if not acknowledged_in_chat:
-        session.add(FollowUp(ticket=ticket, kind=FollowUpKind.ACKNOWLEDGEMENT,
-                             due_at=now + followup_policy.acknowledgement_after))
-    session.add(FollowUp(ticket=ticket, kind=FollowUpKind.CHECK_IN, due_at=now + followup_policy.check_in_after))
-    session.flush()
-    session.execute(
-        TranscriptLine.__table__.update()
-        .where(TranscriptLine.conversation_id == conversation_id, TranscriptLine.ticket_id.is_(None))
-        .values(ticket_id=ticket.id)
-    )
-    return ticket
-
-
 def ticket_for_turn(*, session: Session, customer_id: int, turn_id: str | None) -> Ticket | None:
     """The ticket this customer's turn already opened, if a re-run of the turn finds one."""
     if turn_id is None:
@@ -178,51 +100,13 @@ def ticket_by_number(*, session: Session, customer_id: int, number: str) -> Tick
     return session.scalar(select(Ticket).where(Ticket.customer_id == customer_id, Ticket.number == number))
 
 
-def escalate(*, session: Session, ticket: Ticket, reason: str, actor: str = "bot", now: datetime | None = None) -> None:
-    """Mark a ticket for a human; the Telegram layer opens the agents' topic when it sees this."""
-    now = now or utcnow()
-    if ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
-        ticket.reopened_count += 1
-        ticket.resolved_at = None
-        ticket.closed_at = None
-    ticket.status = TicketStatus.ESCALATED
-    ticket.escalation_reason = reason
-    ticket.updated_at = now
-    session.add(TicketEvent(ticket=ticket, kind="status", actor=actor, body=TicketStatus.ESCALATED.value,
-                            data={"reason": reason}, created_at=now))
-
-
-def set_status(
-    *, session: Session, ticket: Ticket, status: TicketStatus, actor: str, now: datetime | None = None,
-    followup_policy: FollowUpPolicy | None = None,
-) -> None:
-    """Move a ticket and stamp the ISO 10002 timestamps; pending follow-ups that no longer make
-    sense (a check-in on a closed ticket) are cancelled. With a `followup_policy`, resolving a
-    ticket also schedules "was your problem solved?" (seed 001: make sure the problem is gone)."""
-    now = now or utcnow()
-    ticket.status = status
-    ticket.updated_at = now
-    if status is TicketStatus.RESOLVED:
-        ticket.resolved_at = now
-    elif status is TicketStatus.CLOSED:
-        ticket.closed_at = now
-        ticket.resolved_at = ticket.resolved_at or now
-    if status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
-        for followup in ticket.followups:
-            if followup.kind is FollowUpKind.CHECK_IN and followup.status is FollowUpStatus.PENDING:
-                followup.status = FollowUpStatus.CANCELLED
-    if status is TicketStatus.RESOLVED and followup_policy is not None:
-        from hamdel.storage.followups import schedule  # local: that module imports this one's models only
-
-        ticket.solved_confirmed = None  # the question is asked again after every resolution
-        schedule(session=session, ticket=ticket, kind=FollowUpKind.RESOLUTION_CHECK,
-                 due_at=now + followup_policy.resolution_check_after)
-    session.add(TicketEvent(ticket=ticket, kind="status", actor=actor, body=status.value, created_at=now))
-
-
 def record_transcript(
     *, session: Session, conversation_id: str, speaker: str, text: str, ticket_id: int | None = None,
     now: datetime | None = None,
-) -> None:
-    session.add(TranscriptLine(conversation_id=conversation_id, speaker=speaker, text=text, ticket_id=ticket_id,
-                               created_at=now or utcnow()))
+) -> int:
+    """Kept for `hamdel/terminal_chat.py` until it imports `hamdel.ticket_service.record_transcript`;
+    the line is written there (imported here lazily: the service imports this module)."""
+    from hamdel import ticket_service
+
+    return ticket_service.record_transcript(session=session, conversation_id=conversation_id, speaker=speaker,
+                                            text=text, ticket_id=ticket_id, now=now)

@@ -25,7 +25,8 @@ from actions.conversation import reset_complaint
 from hamdel.followup_policy import load_followup_policy
 from hamdel.persian import normalize
 from hamdel.storage.models import Category, Ticket, TicketEvent
-from hamdel.storage.tickets import get_or_create_customer, open_ticket
+from hamdel.storage.tickets import get_or_create_customer
+from hamdel.ticket_service import open_ticket
 from tests.actions.conftest import make_tracker, slots_from
 
 

@@ -11,7 +11,8 @@ from actions.handoff import ActionHandoff
 from actions.status import _NUMBER, ActionShowStatus, canonical_ticket_number
 from hamdel.followup_policy import load_followup_policy
 from hamdel.storage.models import Category, Ticket, TicketStatus
-from hamdel.storage.tickets import get_or_create_customer, open_ticket
+from hamdel.storage.tickets import get_or_create_customer
+from hamdel.ticket_service import open_ticket
 from tests.actions.conftest import make_tracker, slots_from
 
 

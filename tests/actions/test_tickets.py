@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import actions.tickets as tickets_module
-from actions.tickets import ActionOpenTicket, next_allowed_time
+from actions.tickets import ActionOpenTicket, next_allowed_time, story_first_line
 from hamdel.followup_policy import load_followup_policy
-from hamdel.storage.models import Customer, FollowUp, FollowUpKind, Severity, Ticket, TicketStatus
+from hamdel.storage.models import Customer, FollowUp, FollowUpKind, Severity, Ticket, TicketStatus, TranscriptLine
 from tests.actions.conftest import make_tracker, slots_from
 
 CONFIRMED = {
@@ -131,3 +131,95 @@ def test_a_follow_up_promised_at_night_is_promised_for_the_morning() -> None:
     assert moved == datetime(2026, 11, 23, 4, 30, tzinfo=UTC)  # 08:00 Tehran
     noon = datetime(2026, 11, 22, 8, 30, tzinfo=UTC)
     assert next_allowed_time(noon, policy) == noon
+
+
+# --- which transcript lines a new ticket takes --------------------------------------------------
+
+def _said(session: Session, speaker: str, text: str) -> int:
+    """A transcript line as the front end writes it; its id travels with the turn to Rasa."""
+    line = TranscriptLine(conversation_id="telegram:1001", speaker=speaker, text=text)
+    session.add(line)
+    session.commit()
+    return line.id
+
+
+def _turn(text: str, line: int | None) -> dict[str, Any]:
+    return {"event": "user", "text": text, "metadata": {"transcript_line": line} if line else {}}
+
+
+def _slot(name: str, value: Any) -> dict[str, Any]:
+    return {"event": "slot", "name": name, "value": value}
+
+
+async def _open_with(history: list[dict[str, Any]]) -> None:
+    tracker = make_tracker("بله", "affirm", slots=CONFIRMED, history=history,
+                           metadata={"display_name": "مریم", "chat_id": 1001})
+    await ActionOpenTicket().run(CollectingDispatcher(), tracker, {})
+
+
+def _attachments(session: Session) -> dict[str, int | None]:
+    session.expire_all()
+    return {line.text: line.ticket_id for line in session.scalars(select(TranscriptLine).order_by(TranscriptLine.id))}
+
+
+async def test_a_new_ticket_takes_its_storys_lines_not_an_earlier_unrelated_chat(
+        database_url: str, session: Session) -> None:
+    """Earlier the customer only asked about an old ticket; now they tell a new story. Only the
+    story (and the bot's answers within it) goes into the new ticket's transcript."""
+    asked = _said(session, "customer", "شکایت قبلیم به کجا رسید؟")
+    _said(session, "bot", "هنوز در حال بررسیه.")
+    first = _said(session, "customer", "سفارشم 4587123 از دوشنبه نرسیده")
+    _said(session, "bot", "متوجهم؛ بیشتر بگید.")
+    second = _said(session, "customer", "پشتیبانی هم جواب نمیده")
+    history = [
+        _turn("شکایت قبلیم به کجا رسید؟", asked),
+        _turn("سفارشم 4587123 از دوشنبه نرسیده", first),
+        _slot("phase", None), _slot("complaint_story", None),  # action_hear_story starts a story
+        _slot("complaint_story", "سفارشم 4587123 از دوشنبه نرسیده"), _slot("phase", "hearing"),
+        _turn("پشتیبانی هم جواب نمیده", second),
+        _slot("complaint_story", CONFIRMED["complaint_story"]), _slot("phase", "confirming"),
+    ]
+    await _open_with(history)
+
+    ticket = session.scalars(select(Ticket)).one()
+    assert _attachments(session) == {
+        "شکایت قبلیم به کجا رسید؟": None, "هنوز در حال بررسیه.": None,
+        "سفارشم 4587123 از دوشنبه نرسیده": ticket.id, "متوجهم؛ بیشتر بگید.": ticket.id,
+        "پشتیبانی هم جواب نمیده": ticket.id,
+    }
+
+
+async def test_the_lines_after_one_ticket_are_not_attached_to_the_next(database_url: str, session: Session) -> None:
+    """The first ticket's summary and the customer's «ممنون» stay out of a later, unrelated ticket."""
+    story = _said(session, "customer", "سفارشم 4587123 از دوشنبه نرسیده")
+    await _open_with([_turn("سفارشم 4587123 از دوشنبه نرسیده", story),
+                      _slot("complaint_story", "سفارشم 4587123 از دوشنبه نرسیده")])
+    _said(session, "bot", "شکایتتون ثبت شد.")
+    thanks = _said(session, "customer", "ممنون")
+    new_story = _said(session, "customer", "این بار فاکتورم اشتباه اومده")
+    await _open_with([
+        _turn("سفارشم 4587123 از دوشنبه نرسیده", story), _slot("complaint_story", "سفارشم 4587123 از دوشنبه نرسیده"),
+        _turn("ممنون", thanks),
+        _turn("این بار فاکتورم اشتباه اومده", new_story),
+        _slot("complaint_story", None), _slot("complaint_story", "این بار فاکتورم اشتباه اومده"),
+    ])
+
+    first_ticket, second_ticket = session.scalars(select(Ticket.id).order_by(Ticket.id)).all()
+    assert _attachments(session) == {
+        "سفارشم 4587123 از دوشنبه نرسیده": first_ticket, "شکایتتون ثبت شد.": None, "ممنون": None,
+        "این بار فاکتورم اشتباه اومده": second_ticket,
+    }
+
+
+def test_the_story_begins_with_the_message_the_bot_asked_about() -> None:
+    """«مشکلی پیش اومده؟» — «بله»: the parked message is the story's first part, so its line is too."""
+    events = [
+        _turn("سلام", 1), _slot("phase", None),
+        _turn("دو ساعته منتظرم", 3), _slot("pending_message", "دو ساعته منتظرم"), _slot("phase", "asked_complaint"),
+        _turn("بله", 5), _slot("phase", None), _slot("complaint_story", None), _slot("pending_message", None),
+        _slot("complaint_story", "دو ساعته منتظرم"), _slot("phase", "hearing"),
+        _turn("پیک هم جواب نمیده", 7), _slot("complaint_story", "دو ساعته منتظرم\nپیک هم جواب نمیده"),
+    ]
+    assert story_first_line(events) == 3
+    assert story_first_line(events[:1]) == 1  # no story told (a customer who asked for a person): this turn
+    assert story_first_line([_turn("سلام", None)]) is None  # a channel without a transcript

@@ -21,7 +21,8 @@ from hamdel.followup_policy import SchedulerSettings, load_followup_policy
 from hamdel.settings import Settings
 from hamdel.storage.db import session_scope
 from hamdel.storage.models import Category, Ticket
-from hamdel.storage.tickets import escalate, get_or_create_customer, open_ticket
+from hamdel.storage.tickets import get_or_create_customer
+from hamdel.ticket_service import escalate, open_ticket
 from tests.bot.fake_rasa import FakeRasa
 
 AGENTS = -100777

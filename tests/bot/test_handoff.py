@@ -11,7 +11,7 @@ from sqlalchemy import select
 from devtools.bot_api_standin import photo_update, text_update
 from hamdel.storage.db import session_scope
 from hamdel.storage.models import Ticket, TicketEvent, TicketStatus
-from hamdel.storage.tickets import escalate
+from hamdel.ticket_service import escalate
 from tests.bot.conftest import AGENT, AGENTS, CUSTOMER, Harness, HarnessFactory, open_complaint, ticket
 from tests.bot.fake_rasa import FakeRasa
 

@@ -14,7 +14,8 @@ from telegram import Bot
 from hamdel.followup_policy import FollowUpPolicy, SchedulerSettings, load_followup_policy
 from hamdel.storage.db import session_scope
 from hamdel.storage.models import Category, Ticket
-from hamdel.storage.tickets import get_or_create_customer, open_ticket
+from hamdel.storage.tickets import get_or_create_customer
+from hamdel.ticket_service import open_ticket
 
 from devtools.bot_api_standin import BotApiStandIn, callback_update, text_update  # noqa: F401
 

@@ -20,7 +20,7 @@ from followups.scheduler import FollowUpScheduler
 from hamdel.followup_policy import FollowUpPolicy
 from hamdel.storage.db import session_scope
 from hamdel.storage.models import FollowUp, FollowUpKind, FollowUpStatus, Ticket, TicketStatus
-from hamdel.storage.tickets import set_status
+from hamdel.ticket_service import set_status
 from tests.followups.conftest import AGENT_CHAT, Clock, TicketFactory, callback_update, text_update
 
 CUSTOMER = 5001

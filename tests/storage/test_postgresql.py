@@ -24,7 +24,8 @@ from hamdel.followup_policy import load_followup_policy
 from hamdel.storage.db import migrate, session_scope
 from hamdel.storage.models import Base, Category, Ticket
 import console.tables  # noqa: F401 - its tables are part of the schema the migrations must match
-from hamdel.storage.tickets import customer_tickets, get_or_create_customer, open_ticket
+from hamdel.storage.tickets import customer_tickets, get_or_create_customer
+from hamdel.ticket_service import open_ticket
 
 BIN_DIRS = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
 

@@ -14,7 +14,8 @@ from hamdel.storage import spool
 from hamdel.storage.db import get_engine
 from hamdel.storage.models import Base, Category, Customer, FollowUpKind, FollowUpStatus, Severity, TicketStatus
 import console.tables  # noqa: F401 - its tables are part of the schema the migrations must match
-from hamdel.storage.tickets import get_or_create_customer, open_ticket, set_status, severity_for, ticket_for_turn
+from hamdel.storage.tickets import get_or_create_customer, severity_for, ticket_for_turn
+from hamdel.ticket_service import open_ticket, set_status
 
 
 def test_migrations_create_exactly_the_models(database_url: str) -> None:
