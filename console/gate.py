@@ -191,7 +191,7 @@ def compare(candidate: dict[str, Any], production: dict[str, Any] | None, max_dr
 
 
 def _fmt(value: float | None) -> str:
-    return "—" if value is None else to_persian_digits(f"{value:.3f}")
+    return "—" if value is None else to_persian_digits(f"{value:.3f}").replace(".", "٫")
 
 
 def changed_predictions(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
