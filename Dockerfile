@@ -8,12 +8,9 @@
 FROM python:3.10-slim AS rasa
 ENV RASA_TELEMETRY_ENABLED=false PYTHONPATH=/app TF_CPP_MIN_LOG_LEVEL=3 PIP_NO_CACHE_DIR=1
 WORKDIR /app
-COPY requirements/rasa.txt requirements/rasa-hazm.txt requirements/rasa-vectors.txt requirements/
-RUN pip install -r requirements/rasa.txt \
- && pip freeze | grep -iE '^(numpy|scikit-learn|scipy|tensorflow|tensorflow-cpu|protobuf|sqlalchemy)==' > /tmp/constraints.txt \
- && pip install --no-deps hazm==0.10.0 \
- && pip install -c /tmp/constraints.txt -r requirements/rasa-hazm.txt psycopg2-binary \
- && pip install --no-deps -r requirements/rasa-vectors.txt
+# Exactly the locked set (scripts/lock.sh): Rasa, hazm, PerSent and psycopg2 for the tracker store.
+COPY requirements/rasa.lock requirements/
+RUN pip install --require-hashes --no-deps -r requirements/rasa.lock
 COPY config.yml domain.yml endpoints.yml endpoints.production.yml credentials.yml ./
 COPY nlu_data nlu_data
 COPY rasa_addons rasa_addons
@@ -34,10 +31,9 @@ CMD ["sh", "-c", "exec rasa run --enable-api --auth-token \"${RASA_TOKEN:?set RA
 FROM python:3.11-slim AS app
 ENV PYTHONPATH=/app PIP_NO_CACHE_DIR=1
 WORKDIR /app
-COPY requirements/app.txt requirements/
-# Test tools (pytest, pytest-asyncio, ruff) stay out of the production image.
-RUN grep -viE '^(pytest|pytest-asyncio|ruff)([<>=!~ ]|$)' requirements/app.txt > /tmp/runtime.txt \
- && pip install -r /tmp/runtime.txt \
+COPY requirements/app-runtime.lock requirements/
+# The locked runtime subset: test and developer tools (pytest, ruff, mypy, pip-audit, …) stay out.
+RUN pip install --require-hashes --no-deps -r requirements/app-runtime.lock \
  && useradd --uid 1000 --create-home hamdel && mkdir -p /app/var && chown hamdel:hamdel /app/var
 COPY hamdel hamdel
 COPY bot bot

@@ -6,13 +6,16 @@ export PYTHONPATH := $(CURDIR)
 PY := .venv/bin/python
 RASA := .venv-rasa/bin/rasa
 
-.PHONY: help setup train services chat run test lint validate unit-test story-test nlu-eval full-stack-test report bench clean
+.PHONY: help setup lock train services chat run test lint types audit validate unit-test story-test nlu-eval full-stack-test report bench clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 setup:  ## create both Python environments and the database (idempotent)
 	@bash scripts/setup.sh
+
+lock:  ## re-resolve requirements/*.txt into the hashed requirements/*.lock (after any edit; commit them). UPGRADE=1 moves to newer releases
+	@bash scripts/lock.sh $(if $(UPGRADE),--upgrade)
 
 train: setup  ## train the model into models/ if its inputs changed
 	@$(PY) -m hamdel.services train
@@ -25,11 +28,17 @@ chat: setup  ## THE MAIN JOB: terminal chat without TELEGRAM_TOKEN, the Telegram
 
 run: chat  ## same as chat
 
-test: setup  ## everything: validation, unit tests, conversation tests, NLU evaluation, full stack
+test: setup  ## everything: lint, types, validation, audit, unit tests, conversation tests, NLU evaluation, full stack
 	@bash scripts/test.sh
 
 lint: setup  ## ruff over the whole project
 	@bash scripts/test.sh lint
+
+types: setup  ## mypy over the application packages (config in pyproject.toml)
+	@bash scripts/test.sh types
+
+audit: setup  ## known vulnerabilities in both locks, unexplained ones fail (requirements/audit-ignore.txt)
+	@bash scripts/test.sh audit
 
 validate: setup  ## rasa data validate, failing on any warning
 	@$(RASA) data validate --data nlu_data --domain domain.yml --config config.yml --fail-on-warnings

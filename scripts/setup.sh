@@ -3,13 +3,21 @@
 #   .venv-rasa  Python 3.10: the Rasa server (rasa 3.6.21 refuses Python 3.11) + hazm for the
 #               normalisation component
 #   .venv       Python 3.11: action server, Telegram bot, storage, tests
-# A stamp file per environment records the hash of its requirement files, so editing them
-# triggers a reinstall and nothing else does.
+# Both install exactly what requirements/*.lock say (`pip install --require-hashes --no-deps`; the
+# locks come from the hand-written requirements/*.txt through `make lock`), and packages a lock does
+# not list are removed, so a machine holds what CI tested and nothing else. A stamp file per
+# environment records the hash of its lock (and of this script), so a new lock triggers a
+# reinstall and nothing else does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
-quiet_pip() { "$@" 2>&1 | grep -vE "is ignored: it is neither a file nor a directory|^\s*$" || true; }
+# Runs pip without the noise of this machine's pip.conf; pip's own exit status is kept.
+quiet_pip() {
+  local status=0
+  "$@" > >(grep -vE "is ignored: it is neither a file nor a directory|^\s*$" || true) 2>&1 || status=$?
+  return "$status"
+}
 
 find_python() {  # $1 = version, e.g. 3.10
   local v="$1"
@@ -23,25 +31,44 @@ find_python() {  # $1 = version, e.g. 3.10
 
 stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
 
-RASA_STAMP=$(stamp_of requirements/rasa.txt requirements/rasa-hazm.txt requirements/rasa-vectors.txt scripts/setup.sh)
-APP_STAMP=$(stamp_of requirements/app.txt)
+# A lock made before its inputs last changed would install something nobody asked for.
+check_lock() {  # $1 = lock; its inputs are named on its "# inputs:" line (scripts/lock.sh writes it)
+  local line recorded inputs
+  line=$(grep -m1 '^# inputs: ' "$1") || { echo "$1 has no inputs line: run make lock"; exit 1; }
+  recorded=$(cut -d' ' -f3 <<<"$line")
+  read -r -a inputs <<<"$(sed -E 's/^# inputs: [0-9a-f]+ = sha256 of (.*) \(scripts.*$/\1/' <<<"$line")"
+  if [[ "$(stamp_of "${inputs[@]}")" != "$recorded" ]]; then
+    echo "${inputs[*]} changed after $1 was made: run \`make lock\` and commit the lock files"; exit 1
+  fi
+}
+check_lock requirements/rasa.lock
+check_lock requirements/app.lock
+
+# Installs a lock into an environment and removes what the lock does not list (pip itself stays).
+install_lock() {  # $1 = environment, $2 = lock
+  local env="$1" lock="$2" extra
+  quiet_pip "$env/bin/pip" install -q --require-hashes --no-deps -r "$lock"
+  extra=$(comm -23 <("$env/bin/pip" freeze --all 2>/dev/null | sed -E 's/[=@ ].*//' | tr 'A-Z_.' 'a-z--' | sort -u) \
+                   <(grep -E '^[A-Za-z]' "$lock" | sed -E 's/[=@ ].*//' | tr 'A-Z_.' 'a-z--' | sort -u) | grep -vx pip || true)
+  if [[ -n "$extra" ]]; then
+    say "removing what $lock does not list: $(tr '\n' ' ' <<<"$extra")"
+    # shellcheck disable=SC2086
+    quiet_pip "$env/bin/pip" uninstall -q -y $extra
+  fi
+}
+
+RASA_STAMP=$(stamp_of requirements/rasa.lock scripts/setup.sh)
+APP_STAMP=$(stamp_of requirements/app.lock scripts/setup.sh)
 
 if [[ ! -f .venv-rasa/.stamp || "$(cat .venv-rasa/.stamp)" != "$RASA_STAMP" ]]; then
   PY310=$(find_python 3.10) || { echo "Python 3.10 is required for Rasa 3.6 (e.g. pyenv install 3.10)"; exit 1; }
   say "Rasa environment (Python 3.10, about 2 minutes the first time)…"
   [[ -x .venv-rasa/bin/python ]] || "$PY310" -m venv .venv-rasa
-  quiet_pip .venv-rasa/bin/pip install -q --upgrade pip
-  quiet_pip .venv-rasa/bin/pip install -q -r requirements/rasa.txt
-  # hazm pins numpy==1.24.3, which tensorflow 2.12 refuses: install it without dependencies and
-  # give it its runtime modules under a constraint that keeps what Rasa installed.
-  .venv-rasa/bin/pip freeze 2>/dev/null | grep -iE '^(numpy|scikit-learn|scipy|tensorflow|tensorflow-cpu|protobuf|sqlalchemy)==' > .venv-rasa/constraints.txt
-  quiet_pip .venv-rasa/bin/pip install -q --no-deps hazm==0.10.0
-  quiet_pip .venv-rasa/bin/pip install -q -c .venv-rasa/constraints.txt -r requirements/rasa-hazm.txt
-  # Word vectors for the NLU (rasa_addons/word_vectors.py): PerSent (MIT) ships a word2vec model
-  # trained on Persian shop reviews. Only its model file is used, so no dependencies (it would pull
-  # pandas and a newer numpy); gensim is already here for hazm.
-  quiet_pip .venv-rasa/bin/pip install -q --no-deps "$(grep -E '^persent==' requirements/rasa-vectors.txt)"
-  .venv-rasa/bin/python -c "import rasa, hazm; print('rasa', rasa.__version__, '+ hazm ok')"
+  # One consistent set: Rasa, hazm (its numpy pin overruled for tensorflow 2.12) and PerSent's word
+  # vectors (its dependencies left out); the reasons are in requirements/rasa-overrides.txt.
+  install_lock .venv-rasa requirements/rasa.lock
+  # PerSent is looked up, not imported: importing it needs pandas, which we leave out on purpose.
+  .venv-rasa/bin/python -c "import importlib.util, rasa, hazm; from hazm import Normalizer; assert importlib.util.find_spec('PerSent'), 'persent missing'; print('rasa', rasa.__version__, '+ hazm + persent ok')"
   echo "$RASA_STAMP" > .venv-rasa/.stamp
 else
   say "Rasa environment is up to date"
@@ -51,8 +78,7 @@ if [[ ! -f .venv/.stamp || "$(cat .venv/.stamp)" != "$APP_STAMP" ]]; then
   PY311=$(find_python 3.11) || { echo "Python 3.11 is required for the application"; exit 1; }
   say "application environment (Python 3.11, about a minute the first time)…"
   [[ -x .venv/bin/python ]] || "$PY311" -m venv .venv
-  quiet_pip .venv/bin/pip install -q --upgrade pip
-  quiet_pip .venv/bin/pip install -q -r requirements/app.txt
+  install_lock .venv requirements/app.lock
   .venv/bin/python -c "import rasa_sdk, telegram, sqlalchemy, hazm; print('application environment ok')"
   echo "$APP_STAMP" > .venv/.stamp
 else

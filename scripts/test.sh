@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `make test`: the whole suite, in the order that fails fastest.
-#   1. lint (ruff)                                 2. rasa data validate (no warnings allowed)
-#   3. unit tests, the listening corpus and the fault-injection suite (no Rasa server)
-#   4. train if needed                             5. conversation tests (tests/test_stories.yml)
-#   6. NLU evaluation with the no-regression gate  7. full-stack tests (real Rasa + action server)
-# `scripts/test.sh stories`, `scripts/test.sh nlu` or `scripts/test.sh lint` runs one step.
+#   1. lint (ruff)                                 2. static types (mypy, [tool.mypy] in pyproject.toml)
+#   3. rasa data validate (no warnings allowed)    4. known vulnerabilities in requirements/*.lock
+#   5. unit tests, the listening corpus and the fault-injection suite (no Rasa server)
+#   6. train if needed                             7. conversation tests (tests/test_stories.yml)
+#   8. NLU evaluation with the no-regression gate  9. full-stack tests (real Rasa + action server)
+# `scripts/test.sh lint`, `types`, `audit`, `stories` or `nlu` runs one step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RASA_TELEMETRY_ENABLED=false PYTHONPATH="$PWD" TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1
@@ -41,13 +42,26 @@ lint() {
   .venv/bin/ruff check .
 }
 
+types() {
+  step "static types (mypy)"
+  .venv/bin/mypy
+}
+
+audit() {
+  step "known vulnerabilities (pip-audit over requirements/*.lock; explained in requirements/audit-ignore.txt)"
+  $PY -m devtools.audit
+}
+
 if [[ $# -gt 0 ]]; then "$1"; exit; fi
 
 lint
+types
 
 step "rasa data validate"
 rasa_quiet "$RASA" data validate --data nlu_data --domain domain.yml --config config.yml --fail-on-warnings \
   | grep -E "UserWarning|ERROR|Error|warning" && { echo "validation reported problems"; exit 1; } || echo "no warnings"
+
+audit
 
 step "unit tests"
 $PY -m pytest -q -m "not integration" -p no:cacheprovider
