@@ -215,8 +215,8 @@ class CustomerRelay:
                 await self._to_topic(owner, item)
             await self._finish(ids)
             return
-        await asyncio.to_thread(casefile.record_line, first.user_id, "customer", text)
-        await self._rasa_turn(first, text, ids)
+        line = await asyncio.to_thread(casefile.record_line, first.user_id, "customer", text)
+        await self._rasa_turn(first, text, ids, line)
 
     async def _single(self, item: CustomerItem) -> None:
         if item.kind == "payload":
@@ -225,8 +225,8 @@ class CustomerRelay:
                 await self._to_topic(owner, item)
                 await self._finish([item.update_id])
                 return
-            await asyncio.to_thread(casefile.record_line, item.user_id, "customer", item.shown or item.text)
-            await self._rasa_turn(item, item.text, [item.update_id])
+            line = await asyncio.to_thread(casefile.record_line, item.user_id, "customer", item.shown or item.text)
+            await self._rasa_turn(item, item.text, [item.update_id], line)
         elif item.kind == "media":
             await self._evidence(item)
         elif item.kind == "contact":
@@ -246,18 +246,23 @@ class CustomerRelay:
 
     # --- Rasa ----------------------------------------------------------------------------------
 
-    async def _rasa_turn(self, item: CustomerItem, text: str, ids: list[int]) -> None:
+    async def _rasa_turn(self, item: CustomerItem, text: str, ids: list[int], line: int | None = None) -> None:
+        """One turn through Rasa. `line` (the transcript line of the customer's words) travels in the
+        metadata, so a ticket this turn opens knows where its story began; the bot's answers after
+        `ticket_opened` (the summary) are lines of that ticket."""
         metadata = {"display_name": item.display_name, "chat_id": item.chat_id, "channel": "telegram",
-                    "message_id": item.message_id, "update_ids": ids}
+                    "message_id": item.message_id, "update_ids": ids, "transcript_line": line}
         replies = await self._ask(item.chat_id, casefile.conversation_id(item.user_id), text, metadata, ids)
         opened = False
+        opened_number: str | None = None
         for reply in replies:
             event = (reply.custom or {}).get("event")
             if event == "ticket_opened":
                 opened = True
+                opened_number = (reply.custom or {}).get("ticket_number")
             if reply.text:
                 await self._send(item.chat_id, reply.text, reply.buttons)
-                await self._best_effort(casefile.record_line, item.user_id, "bot", reply.text)
+                await self._best_effort(casefile.record_line, item.user_id, "bot", reply.text, None, opened_number)
             if reply.image:
                 await self._deliver(self.bot.send_photo, chat_id=item.chat_id, photo=reply.image)
         await self._finish(ids)

@@ -19,7 +19,7 @@ from devtools.bot_api_standin import (
     text_update,
 )
 from hamdel.storage.db import session_scope
-from hamdel.storage.models import Customer
+from hamdel.storage.models import Customer, Ticket, TranscriptLine
 from tests.bot.conftest import CUSTOMER, QUIET, Harness, HarnessFactory, open_complaint, ticket
 from tests.bot.fake_rasa import FakeRasa
 
@@ -171,3 +171,34 @@ async def test_stickers_locations_and_edits_get_a_sensible_persian_answer(harnes
     assert "آدرس" in replies[1]
     assert "ویرایش" in replies[2]
     assert harness.rasa.messages() == []
+
+
+async def test_each_turn_tells_rasa_its_transcript_line_and_the_summary_joins_the_ticket_it_announces(
+        make_harness: HarnessFactory) -> None:
+    """The action finds where the story began from the line ids the turns carry; the bot's answer
+    in the turn that opened the ticket (the summary) is that ticket's line, not the next one's."""
+    opened: list[str] = []
+
+    def opening(_sender: str, message: str) -> list[dict[str, Any]]:
+        opened.append(open_complaint(story=message))
+        return [{"custom": {"event": "ticket_opened", "ticket_number": opened[-1]}},
+                {"text": f"شکایتتون با شماره‌ی {opened[-1]} ثبت شد."}]
+
+    harness: Harness = await make_harness(rasa=FakeRasa(opening))
+    harness.push(text_update(CUSTOMER, CUSTOMER, "سفارشم هنوز نرسیده"))
+    await harness.wait_texts(CUSTOMER, 1)
+
+    summary = f"شکایتتون با شماره‌ی {opened[0]} ثبت شد."
+
+    def summary_recorded() -> bool:
+        with session_scope() as session:
+            return session.scalar(select(TranscriptLine.id).where(TranscriptLine.text == summary)) is not None
+
+    await harness.api.wait_for(summary_recorded, timeout=30, what="the summary in the transcript")
+    user_turn = harness.rasa.trackers[f"telegram:{CUSTOMER}"][0]
+    with session_scope() as session:
+        lines = session.scalars(select(TranscriptLine).order_by(TranscriptLine.id)).all()
+        said = {(line.speaker, line.text): (line.id, line.ticket_id) for line in lines}
+        ticket_id = session.scalars(select(Ticket.id).where(Ticket.number == opened[0])).one()
+    assert user_turn["metadata"]["transcript_line"] == said[("customer", "سفارشم هنوز نرسیده")][0]
+    assert said[("bot", summary)][1] == ticket_id
