@@ -125,7 +125,8 @@ def _classify_digits(run: str) -> str | None:
     return None
 
 
-def _name_words(display_names: Iterable[str | None]) -> frozenset[str]:
+@lru_cache(maxsize=1024)
+def _name_words(display_names: tuple[str | None, ...]) -> frozenset[str]:
     words: set[str] = set()
     for name in display_names:
         for word in normalize(to_ascii_digits(name or "")).replace("\u200c", " ").split():
@@ -154,7 +155,7 @@ def mask_spans(message: str, display_names: Iterable[str | None] = ()) -> list[S
             for group in (1, 2):
                 if match.group(group):
                     found.append(Span(match.start(group), match.end(group), "name"))
-    words = _name_words(display_names)
+    words = _name_words(tuple(display_names))
     if words:
         for match in re.finditer(r"[\w\u200c]+", ascii_text):
             token = match.group(0)
