@@ -167,8 +167,9 @@ def write_chart(report: Report, path: Path) -> Path:
     left.legend()
 
     groups = [("first response", report.first_response), ("resolution", report.resolution)]
-    labels, series = [], {"median (calendar h)": [], "p90 (calendar h)": [], "median (business h)": [],
-                          "p90 (business h)": []}
+    labels: list[str] = []
+    series: dict[str, list[float]] = {"median (calendar h)": [], "p90 (calendar h)": [],
+                                      "median (business h)": [], "p90 (business h)": []}
     for name, d in groups:
         assert d is not None
         labels.append(name)
@@ -177,8 +178,8 @@ def write_chart(report: Report, path: Path) -> Path:
         series["median (business h)"].append(d.median_business_hours or 0)
         series["p90 (business h)"].append(d.p90_business_hours or 0)
     width = 0.2
-    for i, (name, values) in enumerate(series.items()):
-        right.bar([x + i * width for x in range(len(labels))], values, width, label=name)
+    for i, (name, hours) in enumerate(series.items()):
+        right.bar([x + i * width for x in range(len(labels))], hours, width, label=name)
     right.set_xticks([x + 1.5 * width for x in range(len(labels))], labels)
     right.set_ylabel("hours")
     csat = "n/a" if report.csat_percent is None else f"{report.csat_percent:.1f}%"

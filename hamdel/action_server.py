@@ -15,8 +15,8 @@ import hmac
 import logging
 import os
 
-from rasa_sdk.endpoint import create_app as create_sdk_app  # type: ignore[import-untyped]
-from rasa_sdk.executor import ActionExecutor  # type: ignore[import-untyped]
+from rasa_sdk.endpoint import create_app as create_sdk_app
+from rasa_sdk.executor import ActionExecutor
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json
 
@@ -33,7 +33,7 @@ def create_app(secret: str, actions_package: str = "actions") -> Sanic:
         raise ValueError("the action server needs a shared secret")
     executor = ActionExecutor()
     executor.register_package(actions_package)
-    app = create_sdk_app(executor, cors_origins=[])
+    app: Sanic = create_sdk_app(executor, cors_origins=[])  # rasa-sdk has no type information
     expected = secret.encode("utf-8")
 
     @app.on_request
