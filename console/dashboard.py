@@ -27,15 +27,13 @@ from console.auth import CurrentUser, require
 from console.deps import db_session
 from console.tables import Role
 from console.web import fa, render
-from followups.report import Report, compute_report
+from followups.report import Report, compute_report, default_range
 from hamdel.followup_policy import load_followup_policy
 from hamdel.labels import CATEGORY_LABELS, STATUS_LABELS
 from hamdel.persian import to_ascii_digits, to_persian_digits
-from hamdel.settings import get_settings
 from hamdel.storage.models import Category, Ticket, TicketStatus, TranscriptLine
 
 router = APIRouter()
-DEFAULT_DAYS = 30
 PAGE_SIZE = 25
 _JALALI = re.compile(r"^\s*(\d{4})\s*[/\-.]\s*(\d{1,2})\s*[/\-.]\s*(\d{1,2})\s*$")
 SEVERITY_LABELS = {"low": "کم", "medium": "متوسط", "high": "زیاد", "critical": "بحرانی"}
@@ -59,8 +57,9 @@ def format_jalali_input(day: date) -> str:
     return to_persian_digits(f"{j.year:04d}/{j.month:02d}/{j.day:02d}")
 
 
-def today() -> date:
-    return datetime.now(ZoneInfo(get_settings().timezone)).date()
+def report_zone() -> ZoneInfo:
+    """The zone whose calendar days the report counts in (the follow-up policy's, as `make report`)."""
+    return ZoneInfo(load_followup_policy().timezone)
 
 
 @dataclass(frozen=True)
@@ -78,10 +77,10 @@ class DateRange:
         return format_jalali_input(self.end)
 
 
-def date_range(start_text: str | None, end_text: str | None, *, default_days: int | None = DEFAULT_DAYS) -> DateRange:
-    """The range a page asked for; the last `default_days` days (ending today, Tehran) when blank or wrong."""
-    end_default = today()
-    start_default = end_default - timedelta(days=(default_days or DEFAULT_DAYS) - 1)
+def date_range(start_text: str | None, end_text: str | None) -> DateRange:
+    """The range a page asked for; as `make report`, the last `DEFAULT_DAYS` days (ending today) when
+    blank, and that default with a reason when a date is wrong."""
+    start_default, end_default = default_range(None, None, report_zone())
     try:
         start = parse_jalali(start_text) if start_text else start_default
         end = parse_jalali(end_text) if end_text else end_default
@@ -213,7 +212,7 @@ def tickets(request: Request, session: Annotated[Session, Depends(db_session)],
     if start or end:
         period = date_range(start, end)
         error = period.error
-        tz = ZoneInfo(get_settings().timezone)
+        tz = report_zone()
         query = query.where(Ticket.received_at >= datetime.combine(period.start, time.min, tzinfo=tz),
                             Ticket.received_at < datetime.combine(period.end + timedelta(days=1), time.min, tzinfo=tz))
     number = to_ascii_digits(q or "").strip()

@@ -1,6 +1,7 @@
 """The measures seed 004 names for a complaint desk: how fast, how well, how often it comes back.
 
     python -m followups.report --from 2026-11-01 --to 2026-11-30 [--png path]
+    python -m followups.report            # the last 30 days, ending today (Tehran)
 
 Over tickets *received* between the two dates (inclusive, Tehran calendar days):
 * complaints by category and status;
@@ -193,15 +194,27 @@ def write_chart(report: Report, path: Path) -> Path:
     return path
 
 
+DEFAULT_DAYS = 30
+
+
+def default_range(start: date | None, end: date | None, tz: ZoneInfo) -> tuple[date, date]:
+    """The range asked for; a missing end is today (in `tz`), a missing start `DEFAULT_DAYS` days back."""
+    end = end or datetime.now(tz).date()
+    return start or end - timedelta(days=DEFAULT_DAYS - 1), end
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m followups.report", description=__doc__.split("\n")[0])
-    parser.add_argument("--from", dest="start", type=date.fromisoformat, required=True, help="YYYY-MM-DD")
-    parser.add_argument("--to", dest="end", type=date.fromisoformat, required=True, help="YYYY-MM-DD, inclusive")
+    parser.add_argument("--from", dest="start", type=date.fromisoformat, default=None,
+                        help=f"YYYY-MM-DD (default: {DEFAULT_DAYS - 1} days before --to)")
+    parser.add_argument("--to", dest="end", type=date.fromisoformat, default=None,
+                        help="YYYY-MM-DD, inclusive (default: today, Tehran)")
     parser.add_argument("--png", type=Path, default=None, help="chart path (default var/reports/…)")
     args = parser.parse_args(argv)
+    policy = load_followup_policy()
+    args.start, args.end = default_range(args.start, args.end, ZoneInfo(policy.timezone))
     if args.end < args.start:
         parser.error("--to is before --from")
-    policy = load_followup_policy()
     with session_scope() as session:
         report = compute_report(session=session, start=args.start, end=args.end, policy=policy)
     print(format_table(report))

@@ -11,6 +11,7 @@ import pytest
 from followups.business_hours import business_duration
 from followups.report import compute_report, format_table, main
 from hamdel.followup_policy import FollowUpPolicy
+from hamdel.persian import to_persian_digits
 from hamdel.storage.db import session_scope
 from hamdel.storage.models import Category, Ticket, TicketStatus
 from tests.followups.conftest import TicketFactory
@@ -103,3 +104,12 @@ def test_the_table_reads_in_persian_digits(november: None, policy: FollowUpPolic
         table = format_table(compute_report(session=session, start=date(2026, 11, 1), end=date(2026, 11, 30),
                                             policy=policy))
     assert "۴۶.۱" in table and "۵۹.۶" in table
+
+
+def test_without_a_range_the_command_reports_the_last_30_days(
+        database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    today = datetime.now(TEHRAN).date()
+    assert main(["--png", str(tmp_path / "report.png")]) == 0
+    first_line = capsys.readouterr().out.splitlines()[0]
+    assert to_persian_digits((today - timedelta(days=29)).isoformat()) in first_line
+    assert to_persian_digits(today.isoformat()) in first_line
