@@ -23,6 +23,9 @@ train: setup  ## train the model into models/ if its inputs changed
 services: setup  ## Rasa (HTTP API + REST on 127.0.0.1:5005) and the action server (5055), until Ctrl+C
 	@$(PY) -m hamdel.services serve
 
+admin: setup  ## the admins' web console on ADMIN_HOST:ADMIN_PORT (127.0.0.1:8000), next to make services
+	@$(PY) -m console
+
 chat: setup  ## THE MAIN JOB: terminal chat without TELEGRAM_TOKEN, the Telegram bot with it
 	@$(PY) -m hamdel
 
