@@ -16,6 +16,7 @@ from hamdel.storage.db import migrate
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = get_settings()
     migrate()
     logging.getLogger("console").info("console on http://%s:%s", settings.admin_host, settings.admin_port)
