@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +103,3 @@ def load_followup_policy(path: Path | None = None) -> FollowUpPolicy:
         business_end=time.fromisoformat(str(business.get("end", "17:00"))),
         scheduler=_scheduler_settings(raw.get("scheduler") or {}),
     )
-
-
-def first_check_in(received_at: datetime, policy: FollowUpPolicy) -> datetime:
-    """When the customer first hears "we have not forgotten you" if nothing else happened."""
-    return received_at + policy.check_in_after
