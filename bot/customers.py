@@ -24,7 +24,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from telegram import Bot, Message, Update
 from telegram.constants import ChatAction
@@ -38,7 +38,15 @@ from hamdel.rasa_client import BotMessage, Button, RasaClient, RasaUnavailable
 
 log = logging.getLogger(__name__)
 Kind = Literal["text", "payload", "media", "contact", "notice"]
-TextInterceptor = Callable[[int, int, str], Awaitable[bool]]
+
+
+class TextInterceptor(Protocol):
+    """Something offered a customer's text before Rasa (the follow-ups' «what could we have done
+    better?»); True means it took the text and answered. The bot lists them in its own order."""
+
+    def __call__(self, chat_id: int, user_id: int, text: str, /) -> Awaitable[bool]: ...
+
+
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0)  # Rasa unreachable: waited out, no limit
 FAILURE_BACKOFF = (5.0, 15.0, 45.0, 90.0)  # a try that failed: 5 tries span about 2.5 minutes
 MAX_ATTEMPTS = 5

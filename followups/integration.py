@@ -3,9 +3,11 @@
 It registers
 * a `CallbackQueryHandler` for `fu:` buttons ("was it solved?" yes/no, the 1–5 rating, "skip"),
 * a `CommandHandler` for `/stop` (no more follow-ups for this customer),
-* a text interceptor in `bot_data["text_interceptors"]` that takes the answer to "what could we
-  have done better?" while that question is open,
-* the scheduler loop.
+* the scheduler loop,
+and returns a `FollowUps` handle: the scheduler, the answers, and `take_comment`, the text
+interceptor that takes the answer to "what could we have done better?" while that question is open.
+The bot offers customer text to it explicitly (bot/app.py decides the order); this package never
+reaches into the bot's `bot_data`.
 
 Handlers sit in group -1 and end with `ApplicationHandlerStop`, so the bot's own catch-all handlers
 never see a follow-up button or `/stop` as a complaint.
@@ -51,7 +53,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 HANDLER_GROUP = -1
 _DATA = re.compile(r"^fu:(solved|rate|skip):(\d+)(?::([yn1-5]))?$")
-TextInterceptor = Callable[[int, int, str], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,8 @@ async def _tell_agents(application: Application, answers: FollowUpAnswers, reply
         log.exception("could not notify the agents' topic")
 
 
-def _handlers(application: Application, answers: FollowUpAnswers) -> tuple[Any, Any, TextInterceptor]:
+def _handlers(application: Application, answers: FollowUpAnswers) -> tuple[
+        Any, Any, Callable[[int, int, str], Awaitable[bool]]]:
     async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A follow-up button: solved yes/no, a rating, or "rather not write anything".
 
@@ -227,6 +229,16 @@ def _handlers(application: Application, answers: FollowUpAnswers) -> tuple[Any, 
     return on_button, on_stop, interceptor
 
 
+@dataclass(frozen=True)
+class FollowUps:
+    """What `attach` hands the bot. `take_comment(chat_id, user_id, text)` is True when the text
+    was the answer to "what could we have done better?" (then it is answered and the bot is done)."""
+
+    scheduler: FollowUpScheduler
+    answers: FollowUpAnswers
+    take_comment: Callable[[int, int, str], Awaitable[bool]]
+
+
 def attach(
     application: Application,
     *,
@@ -234,7 +246,7 @@ def attach(
     now: Clock = utcnow,
     agent_chat_id: int | None = None,
     start_scheduler: bool = True,
-) -> FollowUpScheduler:
+) -> FollowUps:
     """Register the follow-up handlers on `application` and start the scheduler with it."""
     policy = policy or load_followup_policy()
     if agent_chat_id is None:
@@ -243,12 +255,10 @@ def attach(
     on_button, on_stop, interceptor = _handlers(application, answers)
     application.add_handler(CallbackQueryHandler(on_button, pattern=r"^fu:"), group=HANDLER_GROUP)
     application.add_handler(CommandHandler("stop", on_stop, filters=filters.ChatType.PRIVATE), group=HANDLER_GROUP)
-    application.bot_data.setdefault("text_interceptors", []).append(interceptor)
     scheduler = FollowUpScheduler(application.bot, policy=policy, agent_chat_id=agent_chat_id, now=now)
-    application.bot_data["followups"] = {"scheduler": scheduler, "answers": answers}
     if start_scheduler:
         _start_with(application, scheduler)
-    return scheduler
+    return FollowUps(scheduler=scheduler, answers=answers, take_comment=interceptor)
 
 
 def _start_with(application: Application, scheduler: FollowUpScheduler) -> None:

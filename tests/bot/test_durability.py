@@ -198,7 +198,7 @@ async def test_an_agent_update_that_fails_is_marked_failed_and_said_in_the_topic
 
 async def test_a_follow_up_button_whose_answer_fails_is_answered_and_does_not_crash(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    answers = harness.app.bot_data["followups"]["answers"]
+    answers = harness.app.bot_data.ready().followups.answers
 
     def broken(**_kwargs: Any) -> None:
         raise OperationalError("UPDATE tickets …", {}, Exception("database is locked"))

@@ -37,7 +37,7 @@ async def test_quick_messages_are_merged_only_up_to_the_cap(harness: Harness) ->
 
 
 async def test_a_flood_from_one_chat_is_capped_and_the_customer_asked_once_to_wait(harness: Harness) -> None:
-    relay = harness.app.bot_data["services"].relay
+    relay = harness.app.bot_data.ready().relay
     relay.max_queued = 3
     harness.rasa.fail_next("hang")
     harness.push(text_update(CUSTOMER, CUSTOMER, "اول"))

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from followups import texts
-from followups.integration import attach
+from followups.integration import FollowUps, attach
 from followups.scheduler import FollowUpScheduler
 from hamdel.followup_policy import FollowUpPolicy
 from hamdel.storage.db import session_scope
@@ -28,15 +29,30 @@ CUSTOMER = 5001
 
 @pytest.fixture
 async def app(bot_api: Any, policy: FollowUpPolicy, clock: Clock, database_url: str) -> AsyncIterator[Application]:
-    application = ApplicationBuilder().token("123:TEST").base_url(bot_api.base_url).build()
-    attach(application, policy=policy, now=clock, agent_chat_id=AGENT_CHAT, start_scheduler=False)
+    application = (ApplicationBuilder().context_types(ContextTypes(bot_data=Wired)).token("123:TEST")
+                   .base_url(bot_api.base_url).build())
+    application.bot_data.followups = attach(application, policy=policy, now=clock, agent_chat_id=AGENT_CHAT,
+                                            start_scheduler=False)
     async with application:
         yield application
-    await application.bot_data["followups"]["scheduler"].close()
+    await scheduler_of(application).close()
+
+
+@dataclass
+class Wired:
+    """The application's bot_data here: what `attach` handed back, kept as the bot keeps it."""
+
+    followups: FollowUps | None = None
+
+
+def followups_of(app: Application) -> FollowUps:
+    wired: Wired = app.bot_data
+    assert wired.followups is not None
+    return wired.followups
 
 
 def scheduler_of(app: Application) -> FollowUpScheduler:
-    return app.bot_data["followups"]["scheduler"]
+    return followups_of(app).scheduler
 
 
 async def customer_taps(app: Application, data: str) -> None:
@@ -44,11 +60,8 @@ async def customer_taps(app: Application, data: str) -> None:
 
 
 async def customer_writes(app: Application, text: str) -> bool:
-    """What the bot's text handler does first: offer the text to every interceptor."""
-    for interceptor in app.bot_data["text_interceptors"]:
-        if await interceptor(CUSTOMER, CUSTOMER, text):
-            return True
-    return False
+    """What the bot's text handler does first: offer the text to the follow-ups' comment question."""
+    return await followups_of(app).take_comment(CUSTOMER, CUSTOMER, text)
 
 
 def buttons(message: dict[str, Any]) -> list[str]:
