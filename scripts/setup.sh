@@ -15,7 +15,7 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 # Runs pip without the noise of this machine's pip.conf; pip's own exit status is kept.
 quiet_pip() {
   local status=0
-  "$@" > >(grep -vE "is ignored: it is neither a file nor a directory|^\s*$" || true) 2>&1 || status=$?
+  "$@" > >(grep -vE "is ignored: it is neither a file nor a directory|legacy 'setup.py install' method|^\s*$" || true) 2>&1 || status=$?
   return "$status"
 }
 
