@@ -60,25 +60,27 @@ INBOX_REASONS = {
     "fallback": "مدل نفهمید",
     "low_confidence": "اطمینان کم",
     "small_margin": "دو برچسب نزدیک به هم",
-    "triage_said_complaint": "مشتری گفت شکایته",
+    "triage_said_complaint": "مشتری گفت شکایت است",
     "reflection_denied": "مشتری گفت درست نفهمیدیم",
-    "agent_recategorised": "کارشناس دسته رو عوض کرد",
+    "agent_recategorised": "کارشناس دسته را عوض کرد",
 }
-LABEL_UNKNOWN_INTENT = "این برچسب توی domain.yml نیست."
-LABEL_UNKNOWN_ENTITY = "این نوع موجودیت توی domain.yml نیست."
-LABEL_SPAN_NOT_FOUND = "این تکه توی متن پیام پیدا نشد."
-LABEL_BAD_SPAN = "محدوده‌ی موجودیت درست نیست."
+LABEL_UNKNOWN_INTENT = "این برچسب در domain.yml نیست."
+LABEL_UNKNOWN_ENTITY = "این نوع موجودیت در domain.yml نیست."
+LABEL_SPAN_NOT_FOUND = "این تکه در متن پیام پیدا نشد."
+LABEL_BAD_SPAN = "محدودهٔ موجودیت درست نیست."
 LABEL_OVERLAPPING = "دو موجودیت روی هم افتاده‌اند."
-LABEL_NOT_FOUND = "این پیام دیگه توی صندوق نیست."
-LABEL_FROZEN = "این پیام توی مجموعه‌ی طلایی ثبت شده و دیگه عوض نمی‌شه."
-LABEL_OWN_APPROVAL = "برچسبی رو که خودتون زدید نمی‌تونید تأیید کنید."
+LABEL_NOT_FOUND = "این پیام دیگر در صندوق نیست."
+LABEL_FROZEN = "این پیام در مجموعهٔ طلایی آزمون ثبت شده و دیگر تغییر نمی‌کند."
 LABEL_NOT_PROPOSED = "این برچسب منتظر بررسی نیست."
 LABEL_NOTHING_SELECTED = "هیچ پیامی انتخاب نشده."
-LABEL_SAVED = "برچسب ثبت شد."
-LABEL_DISCARDED = "پیام کنار گذاشته شد."
-LABEL_BULK_SAVED = "{count} پیام برچسب خورد."
-LABEL_APPROVED = "{count} برچسب تأیید شد و توی داده‌ها نوشته شد."
-LABEL_REJECTED = "برچسب رد شد و پیام به صندوق برگشت."
+AUDIT_ACTIONS.update({
+    "label_save": "برچسب زدن",
+    "label_bulk": "برچسب گروهی",
+    "label_discard": "کنار گذاشتن پیام",
+    "label_approve": "تأیید برچسب و نوشتن در داده‌ها",
+    "label_reject": "رد برچسب",
+    "label_export": "نوشتن دوبارهٔ برچسب‌ها در داده‌ها",
+})
 
 # --- training, gate, deploy (training.py, gate.py, deploy.py, model_routes.py) ---
 TRAIN_BUSY = "یک آموزش دیگر در حال اجراست؛ لطفاً صبر کنید تا تمام شود یا لغوش کنید."
