@@ -221,3 +221,10 @@ def test_the_vocabulary_comes_from_the_domain(paths: Settings) -> None:
     words = labelling.vocabulary()
     assert "complain_delivery" in words.intents and "nlu_fallback" not in words.intents
     assert set(words.entities) >= {"order_id", "ticket_id", "phone", "resolution"}
+
+
+def test_the_training_job_exports_through_export_approved(paths: Settings, session: Session) -> None:
+    approved(session, [("غذا سرد رسید", "complain_product")])
+    result = labelling.export_approved(session, username="deployer1")
+    assert result.training_examples + result.golden_examples == 1
+    assert result.training_path.exists() and result.golden_path.exists()
