@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot import texts
@@ -171,12 +171,24 @@ def handoff_card(ticket_id: int) -> Card:
         lines = [texts.CARD_TITLE.format(number=ticket.number, category=category)]
         lines += [f"{label}: {template.format(**values)}" for label, template in texts.CARD_LINES]
         lines.append(texts.CARD_FOOTER)
-        transcript = session.scalars(select(TranscriptLine).where(TranscriptLine.conversation_id == ticket.conversation_id)
-                                     .order_by(TranscriptLine.id)).all()
+        transcript = session.scalars(_transcript_of(session, ticket)).all()
         said = [f"[{format_jalali(line.created_at).rsplit(' ', 1)[-1]}] {texts.SPEAKERS.get(line.speaker, line.speaker)}: {line.text}"
                 for line in transcript]
         name = texts.TOPIC_NAME.format(number=ticket.number, category=category)[:128]
         return Card(topic_name=name, card="\n".join(lines), transcript=said)
+
+
+def _transcript_of(session: Session, ticket: Ticket) -> Select[TranscriptLine]:
+    """The card's transcript: from the first line of the ticket's story on, its own lines and the
+    unattached ones (what the customer said after it); an earlier chat or another ticket's lines
+    are not this ticket's. A ticket with no lines of its own (a channel without a transcript
+    before it) shows the whole conversation."""
+    query = select(TranscriptLine).where(TranscriptLine.conversation_id == ticket.conversation_id)
+    first = session.scalar(select(func.min(TranscriptLine.id)).where(TranscriptLine.ticket_id == ticket.id))
+    if first is not None:
+        query = query.where(TranscriptLine.id >= first,
+                            or_(TranscriptLine.ticket_id == ticket.id, TranscriptLine.ticket_id.is_(None)))
+    return query.order_by(TranscriptLine.id)
 
 
 def claim_topic(ticket_id: int) -> bool:

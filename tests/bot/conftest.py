@@ -117,7 +117,7 @@ async def harness(make_harness: HarnessFactory) -> Harness:
 
 
 def open_complaint(user_id: int = CUSTOMER, *, escalated: bool = False, story: str = "سفارشم هنوز نرسیده",
-                   reason: str = "customer_request") -> str:
+                   reason: str = "customer_request", story_first_line: int | None = None) -> str:
     """A ticket as the action server writes it (customer, ticket, follow-ups); its number."""
     with session_scope() as session:
         customer = get_or_create_customer(session=session, channel="telegram", external_id=str(user_id),
@@ -126,7 +126,7 @@ def open_complaint(user_id: int = CUSTOMER, *, escalated: bool = False, story: s
                              category=Category.DELIVERY, story=story, key_words=["سفارشم", "نرسیده"],
                              reflection="سفارشتان هنوز نرسیده است.", order_id="4587123", remedy_sought="expedite",
                              remedy_sought_text="زودتر بفرستید", remedy_offered=None, anger=1,
-                             followup_policy=load_followup_policy())
+                             followup_policy=load_followup_policy(), story_first_line=story_first_line)
         if escalated:
             escalate(session=session, ticket=ticket, reason=reason)
         return ticket.number

@@ -9,14 +9,17 @@ from bot import casefile
 from hamdel.followup_policy import load_followup_policy
 from hamdel.storage.db import session_scope
 from hamdel.storage.models import Ticket, TicketStatus
-from hamdel.ticket_service import Move, TransitionRefused
-from tests.bot.conftest import AGENT, open_complaint
+from hamdel.ticket_service import Move, TransitionRefused, record_transcript
+from tests.bot.conftest import AGENT, CUSTOMER, open_complaint
+
+
+def _id(number: str) -> int:
+    with session_scope() as session:
+        return session.scalars(select(Ticket.id).where(Ticket.number == number)).one()
 
 
 def escalated_ticket() -> int:
-    number = open_complaint(escalated=True)
-    with session_scope() as session:
-        return session.scalars(select(Ticket.id).where(Ticket.number == number)).one()
+    return _id(open_complaint(escalated=True))
 
 
 def status_trail(ticket_id: int) -> list[str | None]:
@@ -68,3 +71,22 @@ def test_hand_back_writes_the_status_change_it_makes(database_url: str) -> None:
     ref = casefile.hand_back(ticket_id, AGENT)
     assert ref.status is TicketStatus.OPEN and not ref.human_active
     assert status_trail(ticket_id) == ["open", "escalated", "open"]
+
+
+def test_the_agents_card_shows_this_tickets_story_not_an_earlier_chat(database_url: str) -> None:
+    """Last week the customer asked about something else; the card of today's ticket holds today's
+    story and what followed it, not last week's words."""
+    conversation = f"telegram:{CUSTOMER}"
+    with session_scope() as session:
+        record_transcript(session=session, conversation_id=conversation, speaker="customer",
+                          text="ساعت کاری فروشگاه تا کیه؟")
+        first = record_transcript(session=session, conversation_id=conversation, speaker="customer",
+                                  text="سفارشم هنوز نرسیده")
+    number = open_complaint(story_first_line=first)
+    ticket_id = _id(number)
+    casefile.record_line(CUSTOMER, "customer", "می‌خوام با یه آدم حرف بزنم")
+
+    said = "\n".join(casefile.handoff_card(ticket_id).transcript)
+
+    assert "سفارشم هنوز نرسیده" in said and "می‌خوام با یه آدم حرف بزنم" in said
+    assert "ساعت کاری فروشگاه" not in said

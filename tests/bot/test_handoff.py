@@ -140,6 +140,29 @@ async def test_take_resolve_and_close_move_the_ticket_and_stamp_its_times(
     assert any(f"پرونده‌ی \u2068{number}\u2069 بسته شد" in t for t in customer_heard)
 
 
+async def test_take_after_resolve_reopens_the_ticket_and_take_after_close_is_refused_honestly(
+        escalated: tuple[Harness, str, int]) -> None:
+    """The customer wrote back after «حل‌شده»: an agent's /take reopens the ticket on the record.
+    Once it is closed, /take is refused with the reason and nothing changes."""
+    harness, number, thread_id = escalated
+    agent_says(harness, thread_id, "/resolve")
+    await harness.wait_texts(AGENTS, 3, thread_id=thread_id)
+    agent_says(harness, thread_id, "/take")
+    said = await harness.wait_texts(AGENTS, 4, thread_id=thread_id)
+    assert said[-1] == "✅ پرونده را سارا برعهده گرفت."
+    reopened = ticket(number)
+    assert reopened.status is TicketStatus.ESCALATED and reopened.reopened_count == 1
+    assert [e.body for e in reopened.events if e.kind == "status"][-2:] == ["resolved", "escalated"]
+
+    agent_says(harness, thread_id, "/close")
+    await harness.wait_texts(AGENTS, 5, thread_id=thread_id)
+    agent_says(harness, thread_id, "/take")
+    said = await harness.wait_texts(AGENTS, 6, thread_id=thread_id)
+    assert said[-1] == "این پرونده بسته‌شده است."
+    closed = ticket(number)
+    assert closed.status is TicketStatus.CLOSED and closed.reopened_count == 1
+
+
 async def test_hand_back_returns_the_customer_to_the_bot(escalated: tuple[Harness, str, int]) -> None:
     harness, number, thread_id = escalated
     agent_says(harness, thread_id, "/handback")
