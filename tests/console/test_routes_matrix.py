@@ -16,12 +16,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
-from console import texts
+from console import auth, texts
 from console.app import create_app
 from console.tables import Role
 
@@ -98,6 +99,13 @@ def test_without_a_session_a_browser_is_sent_to_log_in_and_anything_else_gets_40
     answer = client.request(endpoint.method, url, headers=JSON)
     assert answer.status_code == 401, f"{endpoint}: {answer.status_code}"
     assert answer.json() == {"detail": texts.LOGIN_REQUIRED}  # and nothing else: no message text leaks
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five accounts log in for every route: light argon2 parameters keep that quick (the real
+    parameters are tested in test_auth.py)."""
+    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture
