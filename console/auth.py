@@ -34,7 +34,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, HTTPException, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console import texts
@@ -124,8 +124,17 @@ class SessionStore:
         now = time.monotonic()
         record = SessionRecord(secrets.token_urlsafe(32), user_id, secrets.token_urlsafe(32), now, now)
         with self._lock:
+            self._forget_expired(now)
             self._sessions[record.sid] = record
         return record
+
+    def _expired(self, record: SessionRecord, now: float) -> bool:
+        return now - record.last_seen > self.idle_seconds or now - record.created > self.max_age_seconds
+
+    def _forget_expired(self, now: float) -> None:
+        """Sessions nobody came back to would otherwise stay in memory until the restart."""
+        for sid in [sid for sid, record in self._sessions.items() if self._expired(record, now)]:
+            del self._sessions[sid]
 
     def get(self, sid: str) -> SessionRecord | None:
         """The live session `sid`, touched; None (and forgotten) when idle or too old."""
@@ -134,7 +143,7 @@ class SessionStore:
             record = self._sessions.get(sid)
             if record is None:
                 return None
-            if now - record.last_seen > self.idle_seconds or now - record.created > self.max_age_seconds:
+            if self._expired(record, now):
                 del self._sessions[sid]
                 return None
             record.last_seen = now
@@ -161,14 +170,18 @@ def secure_cookies(settings: Settings | None = None) -> bool:
     return (settings or get_settings()).environment not in {"development", "test"}
 
 
+_UNRESOLVED = object()
+
+
 def session_store(request: Request) -> SessionStore:
     return request.app.state.sessions  # type: ignore[no-any-return]
 
 
 def current_session(request: Request) -> SessionRecord | None:
     """The request's live session (resolved once per request), or None."""
-    if "console_session" in request.state._state:
-        return request.state.console_session  # type: ignore[no-any-return]
+    cached = getattr(request.state, "console_session", _UNRESOLVED)
+    if cached is not _UNRESOLVED:
+        return cached  # type: ignore[no-any-return]
     record = None
     cookie = request.cookies.get(SESSION_COOKIE)
     sid = session_id_from_cookie(cookie) if cookie else None
@@ -331,22 +344,21 @@ def client_address(request: Request) -> str:
 
 
 def throttled(session: Session, username: str, address: str, now: datetime | None = None) -> bool:
-    """True when `username` from `address` failed `MAX_FAILURES` times in the window.
+    """True when `username` failed `MAX_FAILURES` times from `address` within `THROTTLE_WINDOW`.
 
-    Failures before the last successful log-in of that name from that address do not count.
+    A successful log-in of that name from that address starts the count afresh.
     """
-    now = now or datetime.now(timezone.utc)
-    since = now - THROTTLE_WINDOW
-    last_ok = session.scalar(
-        select(func.max(AuditEntry.at)).where(AuditEntry.action == "login", AuditEntry.username == username))
-    if last_ok is not None:
-        if last_ok.tzinfo is None:
-            last_ok = last_ok.replace(tzinfo=timezone.utc)
-        since = max(since, last_ok)
-    failures = session.scalars(
-        select(AuditEntry).where(AuditEntry.action == "login_failed", AuditEntry.target == username[:128],
-                                 AuditEntry.at >= since))
-    return sum(1 for entry in failures if entry.detail.get("ip") == address) >= MAX_FAILURES
+    since = (now or datetime.now(timezone.utc)) - THROTTLE_WINDOW
+    entries = session.scalars(
+        select(AuditEntry).where(AuditEntry.action.in_(("login", "login_failed")),
+                                 AuditEntry.target == username[:128], AuditEntry.at >= since)
+        .order_by(AuditEntry.at, AuditEntry.id))
+    failures = 0
+    for entry in entries:
+        if entry.detail.get("ip") != address:
+            continue
+        failures = failures + 1 if entry.action == "login_failed" else 0
+    return failures >= MAX_FAILURES
 
 
 # --- the first admin -------------------------------------------------------------------------

@@ -14,7 +14,9 @@ from sqlalchemy import select
 
 from console import texts
 from console.app import create_app
-from console.auth import IDLE_SECONDS, MAX_FAILURES, PRE_CSRF_COOKIE, SESSION_COOKIE, session_id_from_cookie
+from console.auth import (
+    IDLE_SECONDS, MAX_FAILURES, PRE_CSRF_COOKIE, SESSION_COOKIE, SessionStore, session_id_from_cookie,
+)
 from console.tables import AuditEntry, ConsoleUser, Role
 from hamdel.settings import get_settings
 from hamdel.storage.db import session_scope
@@ -98,6 +100,26 @@ def test_repeated_failures_make_that_user_and_address_wait(
     assert SESSION_COOKIE not in client.cookies
     make_user(Role.VIEWER, "nima")
     assert try_login(client, "nima", DEFAULT_PASSWORD).status_code == 303  # another person is not blocked
+
+
+def test_a_successful_login_starts_the_failure_count_afresh(
+        client: TestClient, make_user: Callable[..., ConsoleUser]) -> None:
+    make_user(Role.VIEWER, "sara")
+    for _ in range(MAX_FAILURES - 1):
+        try_login(client, "sara", "wrong-password-123")
+    assert try_login(client, "sara", DEFAULT_PASSWORD).status_code == 303
+    client.cookies.clear()
+    for _ in range(MAX_FAILURES - 1):
+        try_login(client, "sara", "wrong-password-123")
+    assert try_login(client, "sara", DEFAULT_PASSWORD).status_code == 303
+
+
+def test_sessions_nobody_came_back_to_are_forgotten() -> None:
+    store = SessionStore(idle_seconds=60)
+    old = store.create(1)
+    old.last_seen -= 61
+    store.create(2)
+    assert store.get(old.sid) is None and len(store._sessions) == 1
 
 
 def test_logout_kills_the_session_on_the_server_so_a_copied_cookie_dies_too(
