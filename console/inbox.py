@@ -414,10 +414,12 @@ class InboxIndex:
         (actions/complaint_intake.py), so a difference means someone changed it afterwards.
         """
         by_first_line: dict[str, list[Group]] = {}
-        for group in self.groups.values():
+        with self.lock:
+            groups, tickets = list(self.groups.values()), list(self.tickets.values())
+        for group in groups:
             by_first_line.setdefault(group.first_line_key, []).append(group)
         keys: set[str] = set()
-        for ticket in self.tickets.values():
+        for ticket in tickets:
             for group in by_first_line.get(ticket.first_line_key, []):
                 implied = CATEGORY_BY_INTENT.get(group.latest.suggestion or "")
                 if implied is not None and implied != ticket.category:

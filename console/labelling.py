@@ -19,7 +19,8 @@ golden ones to `settings.golden_set_path`, the others to `<nlu_data_dir>/nlu/con
 as Rasa NLU YAML (`version: "3.1"`), intents sorted by name and examples by text, entities in
 Rasa's `[value](entity)` markup, behind a header saying the console writes the file. Each file is
 rebuilt from the database and replaced atomically (temporary file + rename) only when its content
-changed, so exporting twice changes nothing and git shows one line per new label.
+changed, so exporting twice changes nothing and git shows one line per new label. A file is not
+created while it would be empty; once it exists it is kept (as `nlu: []` if every label left it).
 
 Personal data in training data: the text a label stores is already its training form
 (`training_form`). Every phone, card, IBAN, e-mail and name the inbox would mask is replaced by a
@@ -426,10 +427,11 @@ def export(session: Session, *, now: datetime | None = None) -> ExportResult:
     settings = get_settings()
     train_file, golden_file = training_path(), Path(settings.golden_set_path)
     changed = []
-    if write_atomically(train_file, nlu_yaml(training, HEADER)):
-        changed.append(train_file)
-    if write_atomically(golden_file, nlu_yaml(golden, GOLDEN_HEADER)):
-        changed.append(golden_file)
+    for path, chosen, header in ((train_file, training, HEADER), (golden_file, golden, GOLDEN_HEADER)):
+        if not chosen and not path.exists():
+            continue  # nothing to say and nothing said before: no empty file in the repository
+        if write_atomically(path, nlu_yaml(chosen, header)):
+            changed.append(path)
     when = now or utcnow()
     for label in labels:
         if label.exported_at is None:

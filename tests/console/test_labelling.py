@@ -167,19 +167,27 @@ def test_export_writes_rasa_yaml_sorted_with_entity_markup(paths: Settings, sess
 
 
 def test_export_is_idempotent_and_atomic(paths: Settings, session: Session) -> None:
-    approved(session, [("غذا سرد رسید", "complain_product")])
+    golden, training = keys_on_each_side(1)
+    approved(session, [(golden[0], "complain_product"), (training[0], "complain_product")])
     first = export(session)
     assert set(first.changed) == {first.training_path, first.golden_path}
-    stamp = first.training_path.stat().st_mtime_ns
+    stamps = [path.stat().st_mtime_ns for path in first.changed]
     second = export(session)
-    assert second.changed == () and first.training_path.stat().st_mtime_ns == stamp
+    assert second.changed == () and [path.stat().st_mtime_ns for path in first.changed] == stamps
     assert [p.name for p in first.training_path.parent.iterdir()] == ["console_labels.yml"]  # no temporary left
+    assert [p.name for p in first.golden_path.parent.iterdir()] == ["golden.yml"]
 
 
-def test_an_empty_export_is_still_valid_yaml(paths: Settings, session: Session) -> None:
-    result = export(session)
-    for path in (result.training_path, result.golden_path):
-        assert yaml.safe_load(path.read_text(encoding="utf-8")) == {"version": "3.1", "nlu": []}
+def test_an_empty_export_creates_nothing_but_empties_a_file_that_exists(paths: Settings, session: Session) -> None:
+    first = export(session)
+    assert first.changed == () and not first.training_path.exists() and not first.golden_path.exists()
+    golden, training = keys_on_each_side(1)
+    approved(session, [(golden[0], "complain_delivery"), (training[0], "complain_delivery")])
+    export(session)
+    save_label(session, proposal(training[0], intent="complain_product"), user="ann")  # back to review
+    emptied = export(session)
+    assert emptied.changed == (emptied.training_path,)
+    assert yaml.safe_load(emptied.training_path.read_text(encoding="utf-8")) == {"version": "3.1", "nlu": []}
 
 
 @pytest.mark.skipif(not RASA.exists(), reason="Rasa's environment (.venv-rasa) is not installed")
@@ -227,4 +235,4 @@ def test_the_training_job_exports_through_export_approved(paths: Settings, sessi
     approved(session, [("غذا سرد رسید", "complain_product")])
     result = labelling.export_approved(session, username="deployer1")
     assert result.training_examples + result.golden_examples == 1
-    assert result.training_path.exists() and result.golden_path.exists()
+    assert result.training_path.exists() != result.golden_path.exists()  # the one side it went to
