@@ -55,8 +55,9 @@ def latest_entity(tracker: Tracker, entity: str) -> str | None:
 def customer_metadata(tracker: Tracker) -> dict[str, Any]:
     """What the front end told us about the sender (display name, chat id) with the message."""
     for event in reversed(tracker.events):
-        if event.get("event") == "user" and isinstance(event.get("metadata"), dict) and event["metadata"]:
-            return event["metadata"]
+        metadata = event.get("metadata")
+        if event.get("event") == "user" and isinstance(metadata, dict) and metadata:
+            return metadata
     return {}
 
 

@@ -47,9 +47,9 @@ def ticket_of_this_conversation(tracker: Tracker) -> str | None:
     """The ticket this conversation is about, if any: the open ticket the customer has just added
     to, or the one opened in this conversation. An older, unrelated ticket is never escalated just
     because the customer asks for a person."""
-    if tracker.get_slot("phase") == "adding_to_prior":
-        return tracker.get_slot("prior_ticket_number")
-    return tracker.get_slot("ticket_number")
+    slot = "prior_ticket_number" if tracker.get_slot("phase") == "adding_to_prior" else "ticket_number"
+    number = tracker.get_slot(slot)
+    return str(number) if number else None
 
 
 class ActionHandoff(Action):

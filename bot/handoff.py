@@ -58,6 +58,7 @@ class Handoff:
             self._locks.pop(ticket_id, None)
 
     async def _open(self, ticket_id: int) -> None:
+        assert self.agent_chat_id is not None  # check() hands nothing over without the agents' group
         if not await asyncio.to_thread(casefile.claim_topic, ticket_id):
             return
         card = await asyncio.to_thread(casefile.handoff_card, ticket_id)
@@ -80,6 +81,7 @@ class Handoff:
         log.info("ticket %d handed to the agents (topic %d)", ticket_id, ref.topic_id)
 
     async def _reopen(self, ticket_id: int, topic_id: int) -> None:
+        assert self.agent_chat_id is not None
         ref = await asyncio.to_thread(casefile.reactivate, ticket_id)
         if ref is None:
             return  # already handed back to the agents by another sweep
@@ -91,6 +93,7 @@ class Handoff:
         await self._post(topic_id, texts.AGENT_ESCALATED_AGAIN.format(number=ref.number, reason=reason))
 
     async def _post(self, topic_id: int | None, text: str) -> None:
+        assert self.agent_chat_id is not None
         for part in split_message(text):
             await self.bot.send_message(chat_id=self.agent_chat_id, message_thread_id=topic_id, text=part)
 

@@ -41,7 +41,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hamdel.followup_policy import FollowUpPolicy
-from hamdel.storage.followups import COMMENT_DONE, COMMENT_REQUESTED, schedule
+from hamdel.storage.followups import COMMENT_DONE, COMMENT_REQUESTED, affected, schedule
 from hamdel.storage.models import (
     Category,
     Customer,
@@ -302,11 +302,11 @@ def reactivate(*, session: Session, ticket_id: int, now: datetime | None = None)
     saw it need a handoff reactivate it once; the second gets None.
     """
     now = now or utcnow()
-    changed = session.execute(
+    changed = affected(session.execute(
         update(Ticket).where(Ticket.id == ticket_id, Ticket.human_active.is_(False),
                              Ticket.status == TicketStatus.ESCALATED)
         .values(human_active=True, updated_at=now).execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+    ))
     if not changed:
         return None
     ticket = session.get_one(Ticket, ticket_id)
@@ -362,7 +362,7 @@ def confirm_solved(*, session: Session, ticket: Ticket, solved: bool, now: datet
         .values(solved_confirmed=solved, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if (result.rowcount or 0) != 1:  # type: ignore[attr-defined]
+    if affected(result) != 1:
         return False
     session.refresh(ticket)
     _event(session, ticket, "solved_confirmed" if solved else "not_solved", "customer", now)
@@ -377,7 +377,7 @@ def record_rating(*, session: Session, ticket: Ticket, score: int, now: datetime
         update(Ticket).where(Ticket.id == ticket.id, Ticket.csat_score.is_(None))
         .values(csat_score=score, updated_at=now).execution_options(synchronize_session=False)
     )
-    if (result.rowcount or 0) != 1:  # type: ignore[attr-defined]
+    if affected(result) != 1:
         return False
     session.refresh(ticket)
     _event(session, ticket, "csat", "customer", now, data={"score": score})

@@ -27,9 +27,9 @@ import secrets
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import CursorResult, Result, func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from hamdel.followup_policy import FollowUpPolicy
@@ -55,6 +55,12 @@ COMMENT_REQUESTED, COMMENT_DONE = "csat_comment_requested", "csat_comment_done"
 _TABLE = FollowUp.__table__
 
 
+def affected(result: Result[Any]) -> int:
+    """Rows an UPDATE changed: the conditional UPDATEs below decide by this count (SQLAlchemy types
+    `Session.execute` as a plain Result; an UPDATE's is a CursorResult)."""
+    return cast("CursorResult[Any]", result).rowcount or 0
+
+
 def new_claim_token(worker: str) -> str:
     """`worker` plus a random suffix: one token per claimed batch, at most 64 characters."""
     return f"{worker[:47]}:{secrets.token_hex(8)}"
@@ -78,7 +84,7 @@ def claim_due(
         .values(status=FollowUpStatus.CLAIMED, claimed_by=token, claimed_at=now)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return affected(result)
 
 
 def reclaim_stale(
@@ -96,7 +102,7 @@ def reclaim_stale(
         update(FollowUp).where(FollowUp.id.in_(pick.scalar_subquery()), *stale)
         .values(claimed_by=token, claimed_at=now).execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return affected(result)
 
 
 def fail_uncertain(*, session: Session, now: datetime, lease: timedelta) -> int:
@@ -108,7 +114,7 @@ def fail_uncertain(*, session: Session, now: datetime, lease: timedelta) -> int:
         .values(status=FollowUpStatus.FAILED, last_error=UNCERTAIN)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return affected(result)
 
 
 def claimed_rows(*, session: Session, token: str) -> list[FollowUp]:
@@ -134,7 +140,7 @@ def mark_in_flight(*, session: Session, ids: Sequence[int], token: str, now: dat
         .values(last_error=IN_FLIGHT, claimed_at=now, attempts=FollowUp.attempts + 1)
         .execution_options(synchronize_session=False)
     )
-    if (result.rowcount or 0) == len(ids):
+    if affected(result) == len(ids):
         return set(ids)
     return set(session.scalars(
         select(FollowUp.id).where(FollowUp.id.in_(list(ids)), FollowUp.claimed_by == token,
@@ -150,7 +156,7 @@ def renew_after_retry_after(*, session: Session, followup_id: int, token: str, n
         .values(last_error=error[:255], claimed_at=now)
         .execution_options(synchronize_session=False)
     )
-    return (result.rowcount or 0) == 1
+    return affected(result) == 1
 
 
 def release(*, session: Session, ids: Sequence[int], token: str) -> int:
@@ -163,7 +169,7 @@ def release(*, session: Session, ids: Sequence[int], token: str) -> int:
         .values(status=FollowUpStatus.PENDING, claimed_by=None, claimed_at=None, last_error=None)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return affected(result)
 
 
 @dataclass(frozen=True)
@@ -199,11 +205,11 @@ def insert_followups(*, session: Session, rows: Iterable[NewFollowUp], now: date
     dialect = session.get_bind().dialect.name
     statement: Any
     if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        statement = dialect_insert(FollowUp).on_conflict_do_nothing()
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        statement = sqlite_insert(FollowUp).on_conflict_do_nothing()
     elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        statement = dialect_insert(FollowUp).on_conflict_do_nothing()
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+        statement = postgresql_insert(FollowUp).on_conflict_do_nothing()
     else:  # pragma: no cover - other databases insert one by one inside savepoints
         for value in values:
             try:
@@ -252,7 +258,7 @@ def cancel_pending_for_customer(*, session: Session, customer_id: int, reason: s
         .values(status=FollowUpStatus.CANCELLED, last_error=reason[:255])
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return affected(result)
 
 
 def opt_out(*, session: Session, customer: Customer) -> int:
