@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, inspect, or_, select
+from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from actions.conversation import CATEGORY_BY_INTENT, COMPLAINT_INTENTS
@@ -390,7 +390,12 @@ class InboxIndex:
                        and_(events.c.type_name == "action", events.c.action_name.in_(sorted(SIGNAL_ACTIONS)))))
             .order_by(events.c.id).limit(BATCH)
         )
+        newest = connection.execute(select(func.max(events.c.id))).scalar() or 0
         with self.lock:
+            if newest < self.watermark:  # the store was emptied or replaced: start again
+                self.watermark = 0
+                self.groups.clear()
+                self.conversations.clear()
             while self.ingest(connection.execute(query, {"after": self.watermark}).all()) == BATCH:
                 pass
 

@@ -328,6 +328,20 @@ def test_the_index_reads_only_new_events(tracker: Tracker, session: Session) -> 
         assert index.watermark > seen
 
 
+def test_a_replaced_tracker_store_is_read_again(tracker: Tracker, session: Session) -> None:
+    index = InboxIndex()
+    tracker.user("telegram:1", "پیام قبل از پاک شدن", "out_of_scope", 0.5, "greet", 0.4)
+    tracker.user("telegram:1", "پیام دوم", "out_of_scope", 0.5, "greet", 0.4)
+    with inbox.tracker_engine(tracker.url).connect() as connection:
+        assert list_inbox(connection, session, InboxQuery(), index=index).total == 2
+    with tracker.engine.begin() as connection:
+        connection.execute(inbox._events_table().delete())
+    tracker.user("telegram:2", "پیام بعد از پاک شدن", "out_of_scope", 0.5, "greet", 0.4)
+    with inbox.tracker_engine(tracker.url).connect() as connection:
+        assert [i.normalized for i in list_inbox(connection, session, InboxQuery(), index=index).items] == [
+            "پیام بعد از پاک شدن"]
+
+
 def test_twenty_thousand_events_page_correctly(tracker: Tracker, session: Session) -> None:
     """20k events (5k conversations of four), written in one transaction, read in batches; every
     distinct text is one row with its count, and pages cover all of them exactly once."""
