@@ -45,7 +45,9 @@ uv_bin() {
   local version; version=$(sed -nE 's/^uv==([^ ;]+).*/\1/p' requirements/dev.txt)
   local tool="${XDG_CACHE_HOME:-$HOME/.cache}/hamdel-uv-$version"
   if [[ ! -x "$tool/bin/uv" ]]; then
-    python3 -m venv "$tool" && "$tool/bin/pip" install -q "uv==$version" >/dev/null
+    python3 -m venv "$tool"
+    "$tool/bin/pip" install -q "uv==$version" 2>&1 | grep -v "is ignored: it is neither" >&2 || true
+    [[ -x "$tool/bin/uv" ]] || { echo "could not install uv==$version" >&2; exit 1; }
   fi
   echo "$tool/bin/uv"
 }
