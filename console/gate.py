@@ -39,7 +39,6 @@ logger = logging.getLogger(__name__)
 RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
 NLU_EVAL = PROJECT_ROOT / "scripts" / "nlu_eval.py"
 HELD_OUT = tuple(PROJECT_ROOT / "tests" / "nlu" / name for name in ("holdout.yml", "reviews.yml", "not_complaints.yml"))
-DEFAULT_CACHE_DIR = PROJECT_ROOT / "var" / "gate"
 # The headline figures nlu_eval.py prints and gates on (clean copy), then the golden set's.
 HEADLINE = ("intent_macro_f1", "complaint_accuracy", "false_complaint_rate", "category_accuracy", "entity_recall",
             "entity_precision", "perturbation_gap")
@@ -95,7 +94,7 @@ class Evaluator:
     """Runs `scripts/nlu_eval.py` on one model in Rasa's environment; caches results by model file."""
 
     command: Sequence[str] = (str(RASA_PYTHON), str(NLU_EVAL))
-    cache_dir: Path = DEFAULT_CACHE_DIR
+    cache_dir: Path = field(default_factory=lambda: Path(get_settings().models_dir).resolve().parent / "var" / "gate")
     timeout: float = EVAL_TIMEOUT_SECONDS
     extra_env: dict[str, str] = field(default_factory=dict)
 

@@ -12,7 +12,7 @@ a minute on 2 cores) and answer with the models page, saying what happened.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -26,8 +26,9 @@ from console.deploy import DeployError, RasaApi, all_models, promote, rollback, 
 from console.deps import db_session
 from console.gate import production_model, run_gate
 from console.tables import JobState, ModelState, ModelVersion, Role, TrainingJob
-from console.training import TrainingBusy, TrainingRunner, job_view, latest_job
+from console.training import TrainingBusy, TrainingRunner, job_view, latest_job, var_dir
 from console.web import render
+from hamdel.settings import get_settings
 
 router = APIRouter()
 JOB_HISTORY = 10
@@ -35,12 +36,21 @@ STATE_LABELS = {ModelState.CANDIDATE: "نامزد", ModelState.PRODUCTION: "در
                 ModelState.REJECTED: "کنار گذاشته"}
 
 
-@lru_cache(maxsize=1)
+_runners: dict[tuple[str, str], TrainingRunner] = {}
+_runners_guard = threading.Lock()
+
+
 def get_runner() -> TrainingRunner:
-    """The console's one training runner; the first use marks jobs a stopped console left FAILED."""
-    runner = TrainingRunner(run_gate=run_gate)
-    runner.recover_interrupted()
-    return runner
+    """The console's one training runner (per database and var/ folder, so tests get their own);
+    its first use marks jobs a stopped console left RUNNING as FAILED."""
+    settings = get_settings()
+    key = (settings.database_url, str(var_dir()))
+    with _runners_guard:
+        runner = _runners.get(key)
+        if runner is None:
+            runner = _runners[key] = TrainingRunner(run_gate=run_gate)
+            runner.recover_interrupted()
+        return runner
 
 
 def get_rasa_api() -> RasaApi:

@@ -47,7 +47,6 @@ from hamdel.storage.models import utcnow
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_LOG_DIR = PROJECT_ROOT / "var" / "training"
 LOG_TAIL_LINES = 40
 # Where each phase starts and ends on the job's 0..1 progress bar (measured: loading Rasa and
 # featurising ~20 %, DIET's epochs most of the training, the gate loads two models).
@@ -60,6 +59,12 @@ PHASE_SPAN: dict[str, tuple[float, float]] = {
 }
 EPOCHS = re.compile(r"Epochs:\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)")
 PROGRESS_WRITE_SECONDS = 1.0
+
+
+def var_dir() -> Path:
+    """`var/` beside the models folder: the project's var/ by default, a test's own directory when
+    MODELS_DIR points into it (tests never write into the project's var/)."""
+    return Path(get_settings().models_dir).resolve().parent / "var"
 
 
 class TrainingBusy(RuntimeError):
@@ -276,14 +281,14 @@ class TrainingRunner:
         self,
         *,
         rasa_command: Sequence[str] = (str(RASA_BIN),),
-        log_dir: Path = DEFAULT_LOG_DIR,
+        log_dir: Path | None = None,
         extra_env: Mapping[str, str] | None = None,
         export: ExportLabels = export_approved_labels,
         run_gate: Callable[[int, Callable[[float], None], Callable[[subprocess.Popen[bytes]], None]], None] | None = None,
         database_url: str | None = None,
     ) -> None:
         self.rasa_command = list(rasa_command)
-        self.log_dir = log_dir
+        self.log_dir = log_dir or var_dir() / "training"
         self.extra_env = dict(extra_env or {})
         self.export = export
         self.run_gate = run_gate
