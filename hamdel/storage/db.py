@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CursorResult, Engine, Result, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from hamdel.settings import get_settings
@@ -64,19 +64,6 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
-
-
-def rows_affected(result: Result[Any]) -> int:
-    """How many rows an UPDATE or DELETE executed through a Session changed.
-
-    The conditional UPDATEs that make claims and state changes at-most-once read this count.
-    `Session.execute` is typed to return a plain `Result`, which has no `rowcount`; for a DML
-    statement it is really a `CursorResult`. Checking that here keeps the type checker and the
-    run-time object in agreement without an ignore at every caller.
-    """
-    if not isinstance(result, CursorResult):
-        raise TypeError(f"{type(result).__name__} carries no row count (expected a CursorResult)")
-    return result.rowcount or 0
 
 
 def migrate(url: str | None = None) -> None:
