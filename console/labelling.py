@@ -117,7 +117,7 @@ def vocabulary() -> Vocabulary:
 # ---- entities -------------------------------------------------------------------------------------
 def check_entities(message: str, entities: Iterable[dict[str, Any]], allowed: Sequence[str]) -> list[dict[str, Any]]:
     """Entities as {start, end, entity, value} within `message`, sorted, not overlapping."""
-    clean = []
+    spans: list[tuple[int, int, str]] = []
     for entity in entities:
         name = str(entity.get("entity") or "")
         if name not in allowed:
@@ -128,12 +128,12 @@ def check_entities(message: str, entities: Iterable[dict[str, Any]], allowed: Se
             raise LabelError(texts.LABEL_BAD_SPAN) from error
         if not 0 <= start < end <= len(message) or not message[start:end].strip():
             raise LabelError(texts.LABEL_BAD_SPAN)
-        clean.append({"start": start, "end": end, "entity": name, "value": message[start:end]})
-    clean.sort(key=lambda e: (e["start"], e["end"]))
-    for before, after in zip(clean, clean[1:], strict=False):
-        if after["start"] < before["end"]:
+        spans.append((start, end, name))
+    spans.sort()
+    for before, after in zip(spans, spans[1:], strict=False):
+        if after[0] < before[1]:
             raise LabelError(texts.LABEL_OVERLAPPING)
-    return clean
+    return [{"start": start, "end": end, "entity": name, "value": message[start:end]} for start, end, name in spans]
 
 
 def locate(message: str, value: str, entity: str, occurrence: int = 1,

@@ -57,7 +57,7 @@ class Tracker:
         if runner_up:
             ranking.append({"name": runner_up, "confidence": rest if runner_confidence is None else runner_confidence})
         ranking += [{"name": other, "confidence": rest / 100} for other in others[:3]]
-        top = {"name": intent, "confidence": confidence}
+        top: dict[str, Any] = {"name": intent, "confidence": confidence}
         if fallback:
             top = {"name": "nlu_fallback", "confidence": 0.45}
             ranking.insert(0, top)
@@ -67,7 +67,7 @@ class Tracker:
         self._add(sender, "user", {
             "text": text, "metadata": metadata, "input_channel": "rest",
             "parse_data": {"intent": top, "entities": [], "text": normalize(text), "intent_ranking": ranking},
-        }, intent=top["name"])
+        }, intent=str(top["name"]))
 
     def button(self, sender: str, intent: str) -> None:
         self._add(sender, "user", {"text": f"/{intent}", "metadata": {"model_id": MODEL}, "parse_data": {

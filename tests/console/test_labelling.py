@@ -37,7 +37,9 @@ def proposal(text: str, intent: str | None = "complain_delivery", **fields: obje
 
 def keys_on_each_side(count: int) -> tuple[list[str], list[str]]:
     """Texts whose keys fall in the golden share and texts whose keys do not."""
-    golden, training, n = [], [], 0
+    golden: list[str] = []
+    training: list[str] = []
+    n = 0
     while len(golden) < count or len(training) < count:
         text = f"سفارش شماره {n} هنوز نرسیده"
         (golden if is_golden(text_key(normalize(text))) else training).append(text)
