@@ -96,8 +96,7 @@ def _agent(agent_id: int) -> str:
 
 def _event(session: Session, ticket: Ticket, kind: str, actor: str, now: datetime, *, body: str | None = None,
            data: dict[str, Any] | None = None) -> None:
-    session.add(TicketEvent(ticket_id=ticket.id, kind=kind, actor=actor, body=body, data=data or {},
-                            created_at=now))
+    session.add(TicketEvent(ticket=ticket, kind=kind, actor=actor, body=body, data=data or {}, created_at=now))
 
 
 def _move(session: Session, ticket: Ticket, move: Move, *, actor: str, now: datetime,
