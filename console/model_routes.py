@@ -1,9 +1,9 @@
 """Routes of the training, regression-gate and model pages.
 
-Who may do what: annotators and above may look (the gate page shows message text whose prediction
-changed, so viewers may not); deployers train, cancel, promote a candidate that passed the gate
-and roll back; only an admin may promote a refused candidate, with a written reason. Every POST
-is CSRF-protected and audited.
+Who may do what (docs/console.md, Roles): deployers see these pages (the gate page shows message
+text whose prediction changed), train, cancel, promote a candidate that passed the gate and roll
+back; only an admin may promote a refused candidate, with a written reason. Every POST is
+CSRF-protected and audited.
 
 The training job runs in a thread of this process (`get_runner()`); the page polls
 `/training/progress` every second with htmx while a job runs and reloads itself once it ends, so
@@ -60,7 +60,6 @@ def get_rasa_api() -> RasaApi:
 Runner = Annotated[TrainingRunner, Depends(get_runner)]
 Api = Annotated[RasaApi, Depends(get_rasa_api)]
 Db = Annotated[Session, Depends(db_session)]
-Looker = Annotated[CurrentUser, Depends(require(Role.ANNOTATOR))]
 Deployer = Annotated[CurrentUser, Depends(require(Role.DEPLOYER))]
 
 
@@ -94,12 +93,12 @@ def _models_page(request: Request, session: Session, user: CurrentUser, api: Ras
 # --- models ---------------------------------------------------------------------------------
 
 @router.get("/models")
-def models_page(request: Request, session: Db, user: Looker, api: Api) -> Response:
+def models_page(request: Request, session: Db, user: Deployer, api: Api) -> Response:
     return _models_page(request, session, user, api)
 
 
 @router.get("/models/{model_id}/gate")
-def gate_page(model_id: int, request: Request, session: Db, user: Looker) -> Response:
+def gate_page(model_id: int, request: Request, session: Db, user: Deployer) -> Response:
     model = session.get(ModelVersion, model_id)
     if model is None:
         raise HTTPException(status_code=404)
@@ -134,13 +133,13 @@ def rollback_model(request: Request, session: Db, user: Deployer, api: Api) -> R
 # --- training -------------------------------------------------------------------------------
 
 @router.get("/training")
-def training_page(request: Request, session: Db, user: Looker) -> Response:
+def training_page(request: Request, session: Db, user: Deployer) -> Response:
     jobs = session.scalars(select(TrainingJob).order_by(TrainingJob.id.desc()).limit(JOB_HISTORY)).all()
     return render(request, "training.html", {**_training_context(session, user), "jobs": [job_view(j) for j in jobs]})
 
 
 @router.get("/training/progress")
-def training_progress(request: Request, session: Db, user: Looker, poll: int = 0) -> Response:
+def training_progress(request: Request, session: Db, user: Deployer, poll: int = 0) -> Response:
     """The progress fragment; a poll that finds the job finished reloads the page (new candidate)."""
     context = _training_context(session, user)
     response = render(request, "training_progress.html", context)

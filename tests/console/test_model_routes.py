@@ -103,15 +103,18 @@ def test_without_a_session_the_pages_send_you_to_log_in(wired: FastAPI, client: 
     assert client.get("/training/progress", headers=HX).status_code == 401
 
 
-def test_a_viewer_may_not_see_model_pages_an_annotator_may_look_but_not_act(
+def test_below_deployer_the_model_pages_are_closed(
         wired: FastAPI, login_as: Callable[..., TestClient], console_settings: Settings, rasa: ScriptedRasa) -> None:
     served_model(console_settings, rasa)
-    assert login_as(Role.VIEWER).get("/models").status_code == 403
-    annotator = login_as(Role.ANNOTATOR)
-    page = annotator.get("/models")
-    assert page.status_code == 200
-    assert 'id="train-start"' not in page.text and "model-promote" not in page.text
-    assert annotator.post("/training").status_code == 403
+    for role in (Role.VIEWER, Role.ANNOTATOR, Role.REVIEWER):
+        person = login_as(role)
+        assert person.get("/models").status_code == 403
+        assert person.get("/training/progress", headers=HX).status_code == 403
+        assert person.post("/training").status_code == 403
+    deployer = login_as(Role.DEPLOYER)
+    page = deployer.get("/models")
+    assert page.status_code == 200 and 'id="train-start"' in page.text
+    assert 'id="override-reason"' not in page.text
 
 
 # --- the whole loop with scripted Rasa ------------------------------------------------------
