@@ -1,7 +1,7 @@
 # Two images from one file, mirroring scripts/setup.sh (which CI runs; there is no Docker engine on
 # the build machines, so keep every step here also in that script):
 #   docker build --target rasa -t hamdel-rasa .   Rasa 3.6 on Python 3.10, model trained at build
-#   docker build --target app  -t hamdel-app  .   action server, Telegram bot, CLI on Python 3.11
+#   docker build --target app  -t hamdel-app  .   action server, Telegram bot, admin console, CLI on Python 3.11
 # docker-compose.yml wires them with PostgreSQL and Redis. Both run as the unprivileged user
 # `hamdel` (uid 1000), which owns /app/var (spool, inbox journal, heartbeat) and nothing else.
 
@@ -39,6 +39,7 @@ COPY hamdel hamdel
 COPY bot bot
 COPY followups followups
 COPY actions actions
+COPY console console
 COPY config config
 USER hamdel
 EXPOSE 5055

@@ -86,7 +86,11 @@ def test_images_run_as_a_user_that_owns_its_data_directory_and_carry_no_test_too
         assert "useradd --uid 1000" in stage and "chown hamdel:hamdel /app/var" in stage
         assert "\nUSER hamdel" in stage and "HEALTHCHECK" in stage
     app = DOCKERFILE.split("AS app", 1)[1]
-    assert "grep -viE '^(pytest|pytest-asyncio|ruff)" in app and "COPY . ." not in app
+    assert "--require-hashes --no-deps -r requirements/app-runtime.lock" in app and "COPY . ." not in app
+    runtime = (PROJECT_ROOT / "requirements" / "app-runtime.lock").read_text(encoding="utf-8")
+    pinned = {line.split("==")[0].lower() for line in runtime.splitlines() if "==" in line and line[0].isalpha()}
+    assert "python-telegram-bot" in pinned
+    assert not pinned & {"pytest", "pytest-asyncio", "ruff", "mypy", "pip-audit", "uv", "selenium"}
     ignored = (PROJECT_ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert {"tests", "benchmarks", "devtools", ".env", ".git"} <= set(ignored)
 
