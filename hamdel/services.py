@@ -29,8 +29,10 @@ from hamdel.settings import PROJECT_ROOT, get_settings
 logger = logging.getLogger(__name__)
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 MODELS = PROJECT_ROOT / "models"
+# requirements/rasa.lock: the exact rasa, tensorflow, hazm and PerSent (whose word vectors the
+# pipeline reads) that train and serve the model.
 MODEL_INPUTS = (
-    "config.yml", "domain.yml", "nlu_data", "rasa_addons", "hamdel/persian.py", "requirements/rasa-vectors.txt",
+    "config.yml", "domain.yml", "nlu_data", "rasa_addons", "hamdel/persian.py", "requirements/rasa.lock",
     "scripts/build_word_vectors.py",
 )
 PRODUCTION_POINTER = "production.json"  # written by the console's deploy (console/deploy.py)
