@@ -3,7 +3,7 @@ an audit that could not reach the service is reported as not done instead of pas
 
 import pytest
 
-from devtools.audit import LockAudit, judge, parse_report, read_ignores
+from devtools.audit import LockAudit, judge, parse_report, read_ignores, run_pip_audit
 
 REPORT = {
     "dependencies": [
@@ -50,3 +50,22 @@ def test_a_stale_ignore_is_pointed_out_after_a_complete_audit():
     ignores = {"GHSA-gone-gone-gone": "was fixed upstream"}
     _, lines = judge([parse_report("rasa.lock", {"dependencies": [REPORT["dependencies"][1]]})], ignores, required=False)
     assert any("GHSA-gone-gone-gone" in line and "no longer reported" in line for line in lines)
+
+
+def _fake_pip_audit(tmp_path, stderr: str):
+    script = tmp_path / "pip-audit"
+    script.write_text(f"#!/bin/sh\necho '{stderr}' >&2\nexit 1\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_a_connection_error_means_the_audit_was_not_done(tmp_path):
+    fake = _fake_pip_audit(tmp_path, "requests.exceptions.ConnectionError: Max retries exceeded with url: /v1/query")
+    audit = run_pip_audit("requirements/app.lock", fake)
+    assert audit.unreachable and audit.audited == 0
+
+
+def test_any_other_pip_audit_failure_stops_the_gate(tmp_path):
+    fake = _fake_pip_audit(tmp_path, "invalid requirement: ???")
+    with pytest.raises(RuntimeError, match="pip-audit failed"):
+        run_pip_audit("requirements/app.lock", fake)
