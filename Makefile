@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR)
 PY := .venv/bin/python
 RASA := .venv-rasa/bin/rasa
 
-.PHONY: help setup lock train services chat run test lint types audit validate unit-test story-test nlu-eval full-stack-test report bench clean
+.PHONY: help setup lock train services chat run admin test lint types audit validate unit-test story-test nlu-eval full-stack-test report bench clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
