@@ -36,7 +36,7 @@ from typing import IO, Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from console import texts
+from console import labelling, texts
 from console.gate import GateError
 from console.tables import JobState, ModelState, ModelVersion, TrainingJob
 from hamdel.persian import to_persian_digits
@@ -258,20 +258,9 @@ ExportLabels = Callable[[Session, str], object]
 
 
 def export_approved_labels(session: Session, username: str) -> object:
-    """Write the approved labels into `settings.nlu_data_dir` before training (helper E's function).
-
-    Call site of `console.labelling.export_approved`: while that module is not there yet, the job
-    trains on `nlu_data/` as it is."""
-    try:
-        from console import labelling
-    except ImportError:  # CALL SITE (owner E): console/labelling.py not written yet
-        logger.warning("console.labelling is missing: training without exporting labels")
-        return None
-    export = getattr(labelling, "export_approved", None)
-    if export is None:
-        logger.warning("console.labelling.export_approved is missing: training without exporting labels")
-        return None
-    return export(session, username=username)
+    """Write the approved labels into `settings.nlu_data_dir` (and the golden set) before training,
+    so the model learns what reviewers approved and git history shows it (console/labelling.py)."""
+    return labelling.export_approved(session, username=username)
 
 
 class TrainingRunner:

@@ -346,3 +346,22 @@ def test_a_job_left_running_by_a_stopped_console_is_marked_failed(make_runner: C
     recovered = job(stale_id)
     assert (recovered.state, recovered.message) == (JobState.FAILED, texts.TRAIN_INTERRUPTED)
     assert recovered.finished_at is not None
+
+
+def test_approved_labels_are_written_into_the_training_data_before_rasa_runs(
+        make_runner: Callable[..., TrainingRunner], training_data: Path) -> None:
+    from console.tables import LabelStatus, NluLabel
+    from console.training import export_approved_labels
+
+    with session_scope() as session:
+        session.add(NluLabel(text_key="k" * 64, text="بسته‌ام سه روزه نرسیده", intent="complain_delivery",
+                             status=LabelStatus.APPROVED, labelled_by="annotator1", reviewed_by="reviewer1"))
+    before = fingerprint(training_data)
+    runner = make_runner(export=export_approved_labels)  # the job's default: labelling's export
+    job_id = runner.start("deployer1")
+    assert runner.wait(120) and job(job_id).state == JobState.SUCCEEDED
+    exported = training_data / "nlu" / "console_labels.yml"
+    assert "- بسته‌ام سه روزه نرسیده" in exported.read_text(encoding="utf-8")
+    with session_scope() as session:
+        model = session.get(ModelVersion, job(job_id).model_id)
+        assert model is not None and model.data_fingerprint == fingerprint(training_data) != before
