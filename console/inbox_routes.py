@@ -119,7 +119,9 @@ def _proposal(tracker: Connection, session: Session, item: InboxItem, intent: st
         entities.append(located)
     return Proposal(key=item.key, normalized=item.normalized, intent=None if discard else intent,
                     entities=tuple(entities), discard=discard, predicted_intent=item.predicted,
-                    predicted_confidence=item.confidence, display_names=display)
+                    # under a fallback, the confidence shown is the classifier's own guess's, not the verdict's
+                    predicted_confidence=item.confidence if item.predicted == item.suggestion else None,
+                    display_names=display)
 
 
 def _label_one(session: Session, tracker: Connection, user: CurrentUser, item: InboxItem, intent: str | None,
