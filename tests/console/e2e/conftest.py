@@ -218,7 +218,7 @@ def _chromium(size: tuple[int, int]):  # type: ignore[no-untyped-def]
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_window_size(*size)
-    driver.set_page_load_timeout(120)
+    driver.set_page_load_timeout(900)  # promoting waits for Rasa to load the model
     return driver
 
 
