@@ -45,6 +45,10 @@ HEADLINE = ("intent_macro_f1", "complaint_accuracy", "false_complaint_rate", "ca
 GOLDEN_HEADLINE = ("golden.intent_macro_f1", "golden.intent_accuracy")
 LOWER_IS_BETTER = {"false_complaint_rate", "perturbation_gap"}
 EVAL_TIMEOUT_SECONDS = 1800.0
+# One evaluation (load the model, parse ~2,600 messages twice) takes about this long on 2 cores; the
+# progress bar moves by it while the evaluation runs and waits at the end of its share if slower.
+EXPECTED_EVAL_SECONDS = 100.0
+TICK_SECONDS = 1.0
 
 
 class GateError(RuntimeError):
@@ -109,7 +113,8 @@ class Evaluator:
         stat = model.stat()
         return self.cache_dir / f"{model.name}.{stat.st_size}.{_inputs_digest(golden)}.json"
 
-    def evaluate(self, model: Path, golden: Path | None, *, on_process: Callable[[subprocess.Popen[bytes]], None] | None = None) -> Evaluation:
+    def evaluate(self, model: Path, golden: Path | None, *, on_process: Callable[[subprocess.Popen[bytes]], None] | None = None,
+                 on_tick: Callable[[float], None] | None = None) -> Evaluation:
         """Evaluate `model` (or reuse its cached evaluation); raises GateError with a Persian message."""
         hit = self.cached(model, golden)
         if hit is not None:
@@ -126,12 +131,16 @@ class Evaluator:
                                            stdout=log_handle, stderr=subprocess.STDOUT, start_new_session=True)
                 if on_process is not None:
                     on_process(process)
-                try:
-                    returncode = process.wait(timeout=self.timeout)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, 9)
-                    process.wait()
-                    raise GateError(texts.GATE_EVAL_TIMEOUT.format(model=model.name)) from None
+                started = time.monotonic()
+                while (returncode := process.poll()) is None:
+                    elapsed = time.monotonic() - started
+                    if elapsed > self.timeout:
+                        os.killpg(process.pid, 9)
+                        process.wait()
+                        raise GateError(texts.GATE_EVAL_TIMEOUT.format(model=model.name))
+                    if on_tick is not None:
+                        on_tick(elapsed)
+                    time.sleep(TICK_SECONDS)
             if returncode not in (0, 1) or not out.is_file() or not predictions.is_file():
                 raise GateError(texts.GATE_EVAL_FAILED.format(model=model.name, code=to_persian_digits(str(returncode)),
                                                               log=_relative(log)))
@@ -247,13 +256,26 @@ def run_gate(
         production_id = production.id if production is not None else None
         production_file = models_dir / production.file_name if production is not None else None
     started = time.monotonic()
-    on_progress(0.02)
-    new = evaluator.evaluate(candidate_file, golden, on_process=on_process)
-    on_progress(0.5)
+    on_progress(0.0)
+    both = production_file is not None and production_file.is_file()
+    share = 0.5 if both else 1.0
+
+    def ticker(offset: float) -> Callable[[float], None]:
+        last = [0.0]
+
+        def tick(elapsed: float) -> None:
+            if elapsed - last[0] >= 2.0:  # a database write every two seconds is plenty
+                last[0] = elapsed
+                on_progress(offset + share * 0.95 * min(1.0, elapsed / EXPECTED_EVAL_SECONDS))
+        return tick
+
+    new = evaluator.evaluate(candidate_file, golden, on_process=on_process, on_tick=ticker(0.0))
+    on_progress(share)
     old = None
-    if production_file is not None and production_file.is_file():
-        old = evaluator.evaluate(production_file, golden, on_process=on_process)
-    on_progress(0.98)
+    if both:
+        assert production_file is not None
+        old = evaluator.evaluate(production_file, golden, on_process=on_process, on_tick=ticker(share))
+    on_progress(0.99)
     verdict = compare(new.figures, old.figures if old else None, settings.admin_gate_max_drop)
     verdict.update({
         "production_id": production_id,
