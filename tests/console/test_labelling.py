@@ -238,3 +238,22 @@ def test_the_training_job_exports_through_export_approved(paths: Settings, sessi
     result = labelling.export_approved(session, username="deployer1")
     assert result.training_examples + result.golden_examples == 1
     assert result.training_path.exists() != result.golden_path.exists()  # the one side it went to
+
+
+@pytest.mark.parametrize("written", [
+    "با +98 912 345 6789 تماس بگیرید", "شماره‌م ۰۹۱۲۳۴۵۶۷۸۹ هست", "شمارم 0912 345 6789 ـه", "زنگ بزنید 989121234567",
+])
+def test_a_faked_phone_is_still_a_phone_to_rasa(written: str) -> None:
+    """The fake keeps the shape the `phone` regex of nlu_data/nlu/entities.yml finds, and the text and
+    the entity value are fixed points of the normaliser (tests/test_persian.py asks that of every file)."""
+    import re
+
+    data = yaml.safe_load((PROJECT_ROOT / "nlu_data" / "nlu" / "entities.yml").read_text(encoding="utf-8"))
+    patterns = [line.strip()[2:] for block in data["nlu"] if block.get("regex") == "phone"
+                for line in block["examples"].splitlines() if line.strip().startswith("- ")]
+    message = normalize(written)
+    text, (entity,) = labelling.training_form(message, [locate(message, "[تلفن]", "phone")])
+    assert normalize(text) == text and normalize(entity["value"]) == entity["value"]
+    digits = re.sub(r"\D", "", entity["value"])
+    assert digits != re.sub(r"\D", "", message[entity["start"]:entity["end"]])
+    assert any(re.search(p, digits) for p in patterns), digits
