@@ -7,8 +7,10 @@ route is a page or a fragment of one, and each declares its role (see `auth.requ
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -58,13 +60,26 @@ def _error_response(request: Request, status_code: int, message: str,
     return JSONResponse({"detail": message}, status_code=status_code, headers=headers)
 
 
+def _unexpected(request: Request, exc: Exception) -> Response:
+    """A Persian 500 page. The log names the error's kind and the line that raised it, not its
+    message or traceback text: those can quote a customer's words (uvicorn would print them if the
+    exception went further)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+    log.error("unexpected %s at %s on %s %s", type(exc).__name__, where, request.method, request.url.path)
+    return _error_response(request, 500, texts.SERVER_ERROR)
+
+
 def create_app() -> FastAPI:
     app = FastAPI(title="Hamdel console", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_lifespan)
     app.state.sessions = SessionStore()
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: a page, and a log line without data
+            response = _unexpected(request, exc)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if not request.url.path.startswith("/static/"):
@@ -82,8 +97,8 @@ def create_app() -> FastAPI:
         # FastAPI's default echoes the submitted values (possibly a password): say only what is wrong.
         fields = sorted({str(error.get("loc", ("", ""))[-1]) for error in exc.errors()})
         if wants_html(request):
-            return _error_response(request, 422, texts.SERVER_ERROR)
-        return JSONResponse({"detail": texts.SERVER_ERROR, "fields": fields}, status_code=422)
+            return _error_response(request, 422, texts.INVALID_INPUT)
+        return JSONResponse({"detail": texts.INVALID_INPUT, "fields": fields}, status_code=422)
 
     @app.get("/health", include_in_schema=False)
     def health() -> PlainTextResponse:

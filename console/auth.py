@@ -343,15 +343,27 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def login_target(session: Session, username: str) -> str:
+    """How the audit log names the account a log-in tried: its name when it exists, else a keyed hash.
+
+    People sometimes type their password into the user-name field; that must not land in the log.
+    The hash still lets throttling count attempts at one unknown name.
+    """
+    if session.scalar(select(ConsoleUser.id).where(ConsoleUser.username == username)) is not None:
+        return username
+    digest = hmac.new(get_settings().console_session_secret().encode(), username.encode(), "sha256").hexdigest()
+    return f"unknown:{digest[:16]}"
+
+
 def throttled(session: Session, username: str, address: str, now: datetime | None = None) -> bool:
-    """True when `username` failed `MAX_FAILURES` times from `address` within `THROTTLE_WINDOW`.
+    """True when `username` (as `login_target` names it) failed `MAX_FAILURES` times from `address` within `THROTTLE_WINDOW`.
 
     A successful log-in of that name from that address starts the count afresh.
     """
     since = (now or datetime.now(timezone.utc)) - THROTTLE_WINDOW
     entries = session.scalars(
         select(AuditEntry).where(AuditEntry.action.in_(("login", "login_failed")),
-                                 AuditEntry.target == username[:128], AuditEntry.at >= since)
+                                 AuditEntry.target == login_target(session, username)[:128], AuditEntry.at >= since)
         .order_by(AuditEntry.at, AuditEntry.id))
     failures = 0
     for entry in entries:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from console import audit, texts
 from console.auth import (
     PRE_CSRF_COOKIE, SESSION_COOKIE, CurrentUser, check_login_csrf, client_address, csrf_protect,
-    current_session, hash_password, optional_user, password_problem, require, secure_cookies,
+    current_session, hash_password, login_target, optional_user, password_problem, require, secure_cookies,
     session_cookie_value, session_store, throttled, verify_password,
 )
 from console.deps import db_session
@@ -46,13 +46,14 @@ def login(request: Request, session: Annotated[Session, Depends(db_session)],
           next: Annotated[str, Form()] = "") -> Response:
     username = username.strip()
     address = client_address(request)
+    target = login_target(session, username)
     if throttled(session, username, address):
-        audit.record(session, user=None, action="login_throttled", target=username, detail={"ip": address})
+        audit.record(session, user=None, action="login_throttled", target=target, detail={"ip": address})
         return render(request, "login.html", {"error": texts.LOGIN_THROTTLED, "username": username, "next": next},
                       status_code=429)
     user = session.scalar(select(ConsoleUser).where(ConsoleUser.username == username))
     if not verify_password(user, password) or user is None or not user.active:
-        audit.record(session, user=None, action="login_failed", target=username, detail={"ip": address})
+        audit.record(session, user=None, action="login_failed", target=target, detail={"ip": address})
         return render(request, "login.html", {"error": texts.LOGIN_FAILED, "username": username, "next": next},
                       status_code=401)
     user.last_login_at = datetime.now(timezone.utc)

@@ -8,14 +8,14 @@ from collections.abc import Callable
 
 import pytest
 from argon2 import PasswordHasher
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from console import texts
 from console.app import create_app
 from console.auth import (
-    IDLE_SECONDS, MAX_FAILURES, PRE_CSRF_COOKIE, SESSION_COOKIE, SessionStore, session_id_from_cookie,
+    IDLE_SECONDS, MAX_FAILURES, PRE_CSRF_COOKIE, SESSION_COOKIE, SessionStore, require, session_id_from_cookie,
 )
 from console.tables import AuditEntry, ConsoleUser, Role
 from hamdel.settings import get_settings
@@ -73,6 +73,34 @@ def test_a_wrong_password_is_refused_in_persian_and_audited_without_the_password
     assert "not-my-password-at-all" not in repr(audit_actions())
     unknown = try_login(client, "nobody", DEFAULT_PASSWORD)
     assert unknown.status_code == 401 and texts.LOGIN_FAILED in unknown.text  # same answer as a wrong password
+
+
+def test_a_password_typed_as_the_user_name_never_reaches_the_audit_log(client: TestClient) -> None:
+    for _ in range(MAX_FAILURES):
+        assert try_login(client, "my-secret-passphrase", "").status_code in (401, 422)
+        assert try_login(client, "my-secret-passphrase", "x").status_code == 401
+    assert "my-secret-passphrase" not in repr(audit_actions())
+    assert try_login(client, "my-secret-passphrase", "x").status_code == 429  # still counted, by a keyed hash
+
+
+def test_a_form_with_a_missing_field_is_answered_in_persian(login_as: Callable[..., TestClient]) -> None:
+    answer = login_as(Role.ADMIN).post("/users", data={"username": "leila"}, headers=JSON)
+    assert answer.status_code == 422 and answer.json()["detail"] == texts.INVALID_INPUT
+    assert set(answer.json()["fields"]) == {"password", "role"}
+
+
+def test_an_unexpected_error_is_a_persian_page_and_a_log_line_without_data(
+        app: FastAPI, make_user: Callable[..., ConsoleUser], caplog: pytest.LogCaptureFixture) -> None:
+    def broken() -> None:
+        raise ValueError("customer said: my card is 6037-9911-2233-4455")
+
+    app.add_api_route("/broken", broken, dependencies=[Depends(require(Role.VIEWER))])
+    make_user(Role.VIEWER, "sara")
+    client = log_in(TestClient(app, follow_redirects=False, raise_server_exceptions=False), "sara")
+    with caplog.at_level(logging.ERROR, logger="console"):
+        page = client.get("/broken")
+    assert page.status_code == 500 and texts.SERVER_ERROR in page.text
+    assert "ValueError" in caplog.text and "6037" not in caplog.text
 
 
 def test_a_deactivated_account_cannot_log_in(client: TestClient, make_user: Callable[..., ConsoleUser]) -> None:
