@@ -34,10 +34,11 @@ def safe_next(target: str | None) -> str:
 
 @router.get("/login")
 def login_page(request: Request, session: Annotated[Session, Depends(db_session)],
-               next: str | None = None) -> Response:
+               next: str | None = None, out: bool = False) -> Response:
     if optional_user(request, session) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    return render(request, "login.html", {"next": safe_next(next) if next else ""})
+    return render(request, "login.html", {"next": safe_next(next) if next else "",
+                                          "notice": texts.LOGGED_OUT if out else None})
 
 
 @router.post("/login", dependencies=[Depends(check_login_csrf)])
@@ -76,7 +77,7 @@ def logout(request: Request, session: Annotated[Session, Depends(db_session)],
     if record is not None:
         session_store(request).drop(record.sid)
     audit.record(session, user=user.username, action="logout")
-    response = RedirectResponse("/login", status_code=303)
+    response = RedirectResponse("/login?out=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 

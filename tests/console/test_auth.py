@@ -157,7 +157,8 @@ def test_logout_kills_the_session_on_the_server_so_a_copied_cookie_dies_too(
     thief.cookies.set(SESSION_COOKIE, admin.cookies[SESSION_COOKIE])
     assert thief.get("/users").status_code == 200
     answer = admin.post("/logout")
-    assert answer.status_code == 303 and answer.headers["location"] == "/login"
+    assert answer.status_code == 303 and answer.headers["location"] == "/login?out=1"
+    assert texts.LOGGED_OUT in admin.get(answer.headers["location"]).text
     assert thief.get("/users").status_code == 303
     assert thief.get("/users", headers=JSON).status_code == 401
     assert ("logout" in [a[1] for a in audit_actions()])
