@@ -206,8 +206,13 @@ def promote(session: Session, model_id: int, *, user: str, role: Role, api: Rasa
         if not path.is_file():
             raise DeployError(texts.DEPLOY_FILE_MISSING.format(file=model.file_name))
         overriding = model.state != ModelState.RETIRED and model.gate.get("passed") is not True
-        api.replace_model(path)
-        status = api.wait_for(path, timeout=confirm_timeout)
+        try:
+            api.replace_model(path)
+            status = api.wait_for(path, timeout=confirm_timeout)
+        except DeployError as failed:
+            audit.record(session, user=user, action=f"{action}.failed", target=f"model:{model.id}",
+                         detail={"file": model.file_name, "error": str(failed)[:200]})
+            raise
         previous = [m for m in session.scalars(select(ModelVersion).where(ModelVersion.state == ModelState.PRODUCTION)) if m.id != model.id]
         for old in previous:
             old.state = ModelState.RETIRED

@@ -207,6 +207,7 @@ def test_rasa_refusing_the_model_is_said_and_changes_nothing(
     answer = deployer.post(f"/models/{candidate}/promote")
     assert answer.status_code == 409 and "Rasa مدل را نپذیرفت" in answer.text
     assert rows(answer.text)[str(candidate)] == "candidate"
+    assert audit_actions() == ["model.register_served", "model.promote.failed"]
 
 
 def test_posts_need_the_csrf_token(wired: FastAPI, login_as: Callable[..., TestClient]) -> None:
