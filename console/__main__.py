@@ -10,6 +10,7 @@ import logging
 
 import uvicorn
 
+from console.web import STATIC_DIR
 from hamdel.settings import get_settings
 from hamdel.storage.db import migrate
 
@@ -18,6 +19,10 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = get_settings()
+    if not (STATIC_DIR / "vendor" / "manifest.json").is_file():
+        logging.getLogger("console").warning(
+            "browser assets missing (htmx, Vazirmatn): run `.venv/bin/python scripts/vendor_assets.py`; "
+            "pages still work, with the system font and without live updates")
     migrate()
     logging.getLogger("console").info("console on http://%s:%s", settings.admin_host, settings.admin_port)
     uvicorn.run("console.app:create_app", factory=True, host=settings.admin_host, port=settings.admin_port,
