@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -40,3 +43,27 @@ async def store(call: Callable[..., T], *args: Any, what: str, tries: int | None
             if (tries is not None and failures >= tries) or (stop is not None and stop()):
                 raise StoreUnavailable(what) from None
             await asyncio.sleep(backoff[min(failures - 1, len(backoff) - 1)])
+
+
+# --- the fault suite's crash points (tests/faults/test_s3_kill9.py) -------------------------------
+
+# Steps of a customer turn at which S3 kills the bot. Production never sets HAMDEL_FAULT_STEP: the
+# variable is read once at import, and `checkpoint` is then one comparison with None.
+FAULT_STEPS = ("before_storing", "quiet_window", "rasa_call", "after_first_reply", "before_done")
+_HALT_AT = os.environ.get("HAMDEL_FAULT_STEP") or None
+_MARKER = os.environ.get("HAMDEL_FAULT_MARKER") or None
+
+
+def checkpoint(step: str) -> None:
+    """Test-only crash point: when HAMDEL_FAULT_STEP names `step`, write HAMDEL_FAULT_MARKER and
+    block the calling thread for good, so the test can `kill -9` the process exactly here.
+
+    Called from the event loop it freezes the whole bot; called from a storage thread the loop
+    goes on (as it does while a slow database write is under way).
+    """
+    if _HALT_AT is None or step != _HALT_AT:
+        return
+    if _MARKER is not None:
+        Path(_MARKER).write_text(step, encoding="utf-8")
+    while True:
+        time.sleep(3600)

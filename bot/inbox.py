@@ -20,6 +20,7 @@ stopping: the raw update goes to a JSON-lines file (fsynced) and is stored on th
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -30,7 +31,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from telegram import Update
 
+from bot import durable
+from bot.durable import checkpoint
 from hamdel.settings import PROJECT_ROOT
 from hamdel.storage.db import session_scope
 from hamdel.storage.models import InboundUpdate, utcnow
@@ -55,6 +59,7 @@ def admit(update_id: int, chat_id: int | None, payload: dict[str, Any], *, repla
     a restart (`replaying` holds those ids), so Telegram redelivering an update that is still being
     worked on does not run it twice.
     """
+    checkpoint("before_storing")
     with session_scope() as session:
         existing = session.get(InboundUpdate, update_id)
         if existing is not None:
@@ -73,10 +78,47 @@ def admit(update_id: int, chat_id: int | None, payload: dict[str, Any], *, repla
     return True
 
 
+class StoringQueue(asyncio.Queue[object]):
+    """python-telegram-bot's update queue, storing each update before it takes it.
+
+    Why: PTB confirms an update to Telegram as soon as it is in this queue (the poller's next
+    getUpdates carries the new offset; the webhook answers 200 once `put` returns), so an update
+    merely queued is gone for good if the bot is killed before a handler stores it (S3, "kill -9
+    before storing"). Storing inside `put` moves that point: Telegram forgets an update only after
+    it is in the inbox, and a crash before that leaves it with Telegram, which delivers it again.
+    While the database refuses, `put` keeps trying and the poller waits in it, asking Telegram for
+    nothing more. A second delivery of a stored update is dropped here.
+    """
+
+    def __init__(self, maxsize: int = 0) -> None:
+        super().__init__(maxsize)
+        self._stored: set[int] = set()
+
+    async def put(self, item: object) -> None:
+        if isinstance(item, Update):
+            chat = item.effective_chat
+            fresh = await durable.store(admit, item.update_id, chat.id if chat else None, item.to_dict(),
+                                        replaying=set(), what="storing an update")
+            if not fresh:
+                log.info("update %d already stored; ignored", item.update_id)
+                return
+            self._stored.add(item.update_id)
+        await super().put(item)
+
+    def stored_here(self, update_id: int) -> bool:
+        """True, once, for an update `put` stored: the application then does not store it again."""
+        if update_id in self._stored:
+            self._stored.discard(update_id)
+            return True
+        return False
+
+
 def finish(update_ids: Iterable[int], status: str = DONE) -> None:
     ids = list(update_ids)
     if not ids:
         return
+    if status == DONE:
+        checkpoint("before_done")
     with session_scope() as session:
         session.execute(update(InboundUpdate).where(InboundUpdate.update_id.in_(ids))
                         .values(status=status, processed_at=utcnow()))
@@ -123,6 +165,53 @@ def next_try(update_ids: Iterable[int], limit: int) -> bool:
         session.execute(update(InboundUpdate).where(InboundUpdate.update_id.in_(ids))
                         .values(attempts=InboundUpdate.attempts + 1))
         return True
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How far earlier runs got with a turn: `tries` > 1 means it may have reached Rasa before (a
+    retry, or a replay after a restart); `replies_sent` of its replies reached the customer."""
+
+    tries: int
+    replies_sent: int
+
+
+def turns(update_ids: Iterable[int]) -> list[list[int]]:
+    """The messages of one lane batch grouped into Rasa turns, oldest first.
+
+    Messages an earlier run already sent to Rasa as one turn stay that turn (the answer Rasa keeps
+    for it belongs to exactly those messages); messages never sent form one new turn. Without
+    this, a message replayed after a crash and merged with a newer one would get only the old
+    turn's answer from Rasa's tracker, and the newer one none.
+    """
+    ids = sorted(update_ids)
+    with session_scope() as session:
+        opened = dict(session.execute(select(InboundUpdate.update_id, InboundUpdate.turn_update_id)
+                                      .where(InboundUpdate.update_id.in_(ids))).tuples().all())
+    groups: dict[int | None, list[int]] = {}
+    for update_id in ids:
+        groups.setdefault(opened.get(update_id), []).append(update_id)
+    return sorted(groups.values(), key=min)
+
+
+def begin_turn(update_ids: Iterable[int]) -> Delivery:
+    """Record that these messages go to Rasa as one turn; return what earlier tries of it did."""
+    ids = list(update_ids)
+    with session_scope() as session:
+        rows = session.execute(select(InboundUpdate.attempts, InboundUpdate.replies_sent)
+                               .where(InboundUpdate.update_id.in_(ids))).all()
+        session.execute(update(InboundUpdate).where(InboundUpdate.update_id.in_(ids))
+                        .values(turn_update_id=min(ids)))
+    return Delivery(tries=max((r.attempts for r in rows), default=0),
+                    replies_sent=max((r.replies_sent for r in rows), default=0))
+
+
+def reply_sent(update_ids: Iterable[int], count: int) -> None:
+    """Record that the turn's first `count` replies reached the customer, right after sending one:
+    a crash after this point resends none of them."""
+    ids = list(update_ids)
+    with session_scope() as session:
+        session.execute(update(InboundUpdate).where(InboundUpdate.update_id.in_(ids)).values(replies_sent=count))
 
 
 def status_of(update_id: int) -> str | None:

@@ -12,6 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from bot.durable import checkpoint
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Process = Callable[[Hashable, T, "asyncio.Queue[T]"], Awaitable[None]]
@@ -50,6 +52,7 @@ class Lanes(Generic[T]):
                     self._workers.pop(key, None)
                     return
                 continue
+            checkpoint("quiet_window")  # S3: the item is stored and in its lane, Rasa not yet asked
             try:
                 await self._process(key, item, queue)
             except asyncio.CancelledError:

@@ -224,6 +224,11 @@ class InboundUpdate(Base):
     payload: Mapped[dict[str, Any]] = mapped_column()
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The Rasa turn this message went out in (the update id that opened it), set before Rasa is
+    # asked, and how many of that turn's replies reached the customer: after a crash the turn is
+    # rebuilt from the same messages and only the replies not yet sent go out (bot/inbox.py).
+    turn_update_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    replies_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(default=None)
 
