@@ -11,6 +11,8 @@ import os
 import re
 import shutil
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -263,15 +265,23 @@ def test_promote_and_roll_back_on_a_real_rasa(login_as: Callable[..., TestClient
         deployer = login_as(Role.DEPLOYER)
         assert list(rows(deployer.get("/models").text).values()) == ["production"]
         candidate = add_candidate(console_settings, candidate_file.name, passed=True)
+        # Another customer writes while Rasa loads the new model: answered, not dropped.
+        during: list[int] = []
+        writer = threading.Thread(target=lambda: (time.sleep(2), during.append(httpx.post(
+            f"{stack.rasa_url}/webhooks/rest/webhook", json={"sender": "during-swap", "message": "سلام"},
+            timeout=300).status_code)))
+        writer.start()
         promoted = deployer.post(f"/models/{candidate}/promote")
+        writer.join(300)
         assert promoted.status_code == 200, promoted.text
+        assert during == [200]
         assert api.status()["model_file"] == candidate_file.name
         assert _tracker(api, sender) == before  # the conversation under way is kept
         parsed = httpx.post(f"{stack.rasa_url}/model/parse", params={"token": api.token}, json={"text": "سلام"}, timeout=60)
         assert parsed.json()["intent"]["name"] == "greet"
         httpx.post(f"{stack.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": "ممنون"}, timeout=120)
         after = _tracker(api, sender)
-        assert after[:len(before)] == before and len(after) > len(before)
+        assert after[:len(before)] == before and len(after) > len(before)  # and it goes on
 
         back = deployer.post("/models/rollback")
         assert back.status_code == 200, back.text
