@@ -51,6 +51,9 @@ BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0)  # Rasa unreachable: waited out, no limit
 FAILURE_BACKOFF = (5.0, 15.0, 45.0, 90.0)  # a try that failed: 5 tries span about 2.5 minutes
 MAX_ATTEMPTS = 5
 MAX_MERGED_CHARS = 4096  # one Telegram message: a turn never carries more than this to Rasa
+# ...nor more UTF-8 bytes than one message can have (4,096 UTF-16 units, at most 3 bytes each), so
+# a request to Rasa stays under 16 KB even for merged emoji (4 bytes per character).
+MAX_MERGED_BYTES = 3 * 4096
 MAX_QUEUED = 100  # messages waiting in one chat's lane
 
 
@@ -140,7 +143,7 @@ class CustomerRelay:
                 await self._guarded([head], functools.partial(self._single, head))
                 continue
             batch = [head]
-            size = len(head.text)
+            size, encoded = len(head.text), len(head.text.encode())
             while True:  # the quiet window: more text soon after the last one is the same turn
                 if not queue.empty():
                     following = queue.get_nowait()
@@ -153,9 +156,11 @@ class CustomerRelay:
                     except TimeoutError:
                         break
                 if (following.kind == "text" and following.received - batch[-1].received <= self.window
-                        and size + 1 + len(following.text) <= MAX_MERGED_CHARS):
+                        and size + 1 + len(following.text) <= MAX_MERGED_CHARS
+                        and encoded + 1 + len(following.text.encode()) <= MAX_MERGED_BYTES):
                     batch.append(following)
                     size += 1 + len(following.text)
+                    encoded += 1 + len(following.text.encode())
                 else:
                     waiting.append(following)
                     break
@@ -223,8 +228,12 @@ class CustomerRelay:
                 await self._to_topic(owner, item)
             await self._finish(ids)
             return
-        line = await asyncio.to_thread(casefile.record_line, first.user_id, "customer", text)
-        await self._rasa_turn(first, text, ids, line)
+        # Messages an earlier run already sent to Rasa as one turn stay that turn (bot/inbox.py).
+        for group in await durable.store(inbox.turns, ids, what="grouping messages into turns"):
+            part = [item for item in batch if item.update_id in group]
+            said = "\n".join(item.text for item in part)
+            line = await asyncio.to_thread(casefile.record_line, first.user_id, "customer", said)
+            await self._rasa_turn(part[0], said, group, line)
 
     async def _single(self, item: CustomerItem) -> None:
         if item.kind == "payload":
@@ -260,19 +269,28 @@ class CustomerRelay:
         `ticket_opened` (the summary) are lines of that ticket."""
         metadata = {"display_name": item.display_name, "chat_id": item.chat_id, "channel": "telegram",
                     "message_id": item.message_id, "update_ids": ids, "transcript_line": line}
-        replies = await self._ask(item.chat_id, casefile.conversation_id(item.user_id), text, metadata, ids)
+        # A turn tried before (a retry, a replay after a crash) is answered from Rasa's tracker, and
+        # the replies an earlier run already delivered are not sent again.
+        earlier = await durable.store(inbox.begin_turn, ids, what="recording the turn")
+        replies = await self._ask(item.chat_id, casefile.conversation_id(item.user_id), text, metadata, ids,
+                                  tried=earlier.tries > 1)
         opened = False
         opened_number: str | None = None
-        for reply in replies:
+        for index, reply in enumerate(replies):
             event = (reply.custom or {}).get("event")
             if event == "ticket_opened":
                 opened = True
                 opened_number = (reply.custom or {}).get("ticket_number")
+            if index < earlier.replies_sent:
+                continue
             if reply.text:
                 await self._send(item.chat_id, reply.text, reply.buttons)
                 await self._best_effort(casefile.record_line, item.user_id, "bot", reply.text, None, opened_number)
             if reply.image:
                 await self._deliver(self.bot.send_photo, chat_id=item.chat_id, photo=reply.image)
+            with contextlib.suppress(durable.StoreUnavailable):  # unrecorded: resent only after a crash
+                await durable.store(inbox.reply_sent, ids, index + 1, what="recording a sent reply", tries=5)
+            durable.checkpoint("after_first_reply")
         await self._finish(ids)
         try:
             if opened:
@@ -282,7 +300,7 @@ class CustomerRelay:
             log.error("after-turn work failed (%s); the handoff sweep retries it", type(error).__name__)
 
     async def _ask(self, chat_id: int, conversation: str, text: str, metadata: dict[str, Any],
-                   ids: list[int]) -> list[BotMessage]:
+                   ids: list[int], *, tried: bool = False) -> list[BotMessage]:
         """Rasa's answer: holding message once, retries with back-off, never the same turn twice.
 
         Rasa unreachable is waited out (the message is not at fault). A try that reached Rasa and
@@ -293,7 +311,7 @@ class CustomerRelay:
         while True:
             try:
                 async with self._typing(chat_id):
-                    replies = await self.rasa.send(conversation, text, metadata, turn_id=turn_id, retry=attempt > 0)
+                    replies = await self.rasa.send(conversation, text, metadata, turn_id=turn_id, retry=tried or attempt > 0)
                 self._holding_told.discard(chat_id)
                 return replies
             except RasaUnavailable as error:
