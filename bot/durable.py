@@ -47,8 +47,9 @@ async def store(call: Callable[..., T], *args: Any, what: str, tries: int | None
 
 # --- the fault suite's crash points (tests/faults/test_s3_kill9.py) -------------------------------
 
-# Steps of a customer turn at which S3 kills the bot. Production never sets HAMDEL_FAULT_STEP: the
-# variable is read once at import, and `checkpoint` is then one comparison with None.
+# Steps of a customer turn at which S3 kills the bot ("rasa_call" is reached by the scripted Rasa
+# holding its answer back, the others by `checkpoint`). Production never sets HAMDEL_FAULT_STEP:
+# the variable is read once at import, and `checkpoint` is then one comparison with None.
 FAULT_STEPS = ("before_storing", "quiet_window", "rasa_call", "after_first_reply", "before_done")
 _HALT_AT = os.environ.get("HAMDEL_FAULT_STEP") or None
 _MARKER = os.environ.get("HAMDEL_FAULT_MARKER") or None

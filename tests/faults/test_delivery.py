@@ -62,6 +62,12 @@ def _statuses() -> dict[str, int]:
 
 async def test_s1_the_store_fails_for_a_while_during_100_updates_from_10_chats(
         make_harness: HarnessFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    await store_outage_during_100_updates(make_harness, monkeypatch, "S1")
+
+
+async def store_outage_during_100_updates(make_harness: HarnessFactory, monkeypatch: pytest.MonkeyPatch,
+                                          scenario: str) -> None:
+    """S1's body, shared with S8 (the same on PostgreSQL)."""
     harness = await make_harness()
     outage = StoreOutage(monkeypatch)
     sent: dict[int, list[str]] = defaultdict(list)
@@ -81,7 +87,7 @@ async def test_s1_the_store_fails_for_a_while_during_100_updates_from_10_chats(
     lost = sum(len(set(sent[c]) - set(said[c])) for c in chats)
     duplicated = sum(len(said[c]) - len(set(said[c])) for c in chats)
     out_of_order = sum(said[c] != sent[c] for c in chats)
-    print(f"\nS1: 100 updates, 10 chats, store refused {outage.refused} calls: lost {lost}, duplicated {duplicated}, "
+    print(f"\n{scenario}: 100 updates, 10 chats, store refused {outage.refused} calls: lost {lost}, duplicated {duplicated}, "
           f"chats out of order {out_of_order}, rows {_statuses()}")
     assert outage.refused > 0
     assert (lost, duplicated, out_of_order) == (0, 0, 0)
