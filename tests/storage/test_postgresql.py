@@ -1,19 +1,12 @@
 """The production database: the same migrations and repository code on a real PostgreSQL server.
 
-The test starts a throwaway PostgreSQL instance of its own (initdb into a temporary folder, loopback
-only). CI installs PostgreSQL first (.ci/run); elsewhere the test is skipped, with the reason shown,
-only when no PostgreSQL binaries exist at all.
+The test starts a throwaway PostgreSQL instance of its own (tests/faults/postgres.py, shared with
+S8: initdb into a temporary folder, loopback only). CI installs PostgreSQL first (.ci/run);
+elsewhere the test is skipped, with the reason shown, only when no PostgreSQL binaries exist.
 """
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -26,38 +19,15 @@ from hamdel.storage.models import Base, Category, Ticket
 import console.tables  # noqa: F401 - its tables are part of the schema the migrations must match
 from hamdel.storage.tickets import customer_tickets, get_or_create_customer
 from hamdel.ticket_service import open_ticket
-
-BIN_DIRS = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.faults.postgres import BIN_DIRS, throwaway_server
 
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     if not BIN_DIRS:
         pytest.skip("PostgreSQL is not installed (CI installs it: apt-get install postgresql)")
-    bindir = Path(BIN_DIRS[0])
-    # Not under pytest's temporary folder: that one is private to root, and initdb refuses to run
-    # as root, so the server runs as the `postgres` user in a folder it owns.
-    data = Path(tempfile.mkdtemp(prefix="hamdel-pg-"))
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(data, "postgres", "postgres")
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "hamdel",
-                    "--encoding", "UTF8", "--locale", "C"], check=True, capture_output=True)
-    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"), "-w",
-                    "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
-    try:
-        yield f"postgresql+psycopg://hamdel@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
-        shutil.rmtree(data, ignore_errors=True)
+    with throwaway_server() as server:
+        yield f"{server}/postgres"
 
 
 def test_migrations_build_the_schema_on_postgresql(postgres_url: str) -> None:
