@@ -56,7 +56,7 @@ async def test_s9_no_personal_data_or_secret_in_any_log_line(
     harness.api.members[AGENT] = "member"
     harness.api.fail_next("getChatMember", status=502, times=10)
     harness.push(text_update(AGENTS, AGENT, f"{WORDS} {PHONE}", message_thread_id=thread_id, first_name=NAME))
-    answers = harness.app.bot_data["followups"]["answers"]
+    answers = harness.app.bot_data.ready().followups.answers
 
     def broken(**_kwargs: Any) -> None:
         raise RuntimeError(f"failed for {WORDS} {PHONE} {NAME}")  # a careless message deep inside
