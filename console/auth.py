@@ -180,8 +180,8 @@ def session_store(request: Request) -> SessionStore:
 def current_session(request: Request) -> SessionRecord | None:
     """The request's live session (resolved once per request), or None."""
     cached = getattr(request.state, "console_session", _UNRESOLVED)
-    if cached is not _UNRESOLVED:
-        return cached  # type: ignore[no-any-return]
+    if cached is None or isinstance(cached, SessionRecord):
+        return cached
     record = None
     cookie = request.cookies.get(SESSION_COOKIE)
     sid = session_id_from_cookie(cookie) if cookie else None

@@ -48,7 +48,8 @@ def parse_jalali(text: str) -> date:
     if not match:
         raise ValueError(text)
     year, month, day = (int(part) for part in match.groups())
-    return jdatetime.date(year, month, day).togregorian()  # raises ValueError for 1405/13/40
+    gregorian: date = jdatetime.date(year, month, day).togregorian()  # ValueError for 1405/13/40
+    return gregorian
 
 
 def format_jalali_input(day: date) -> str:
@@ -111,7 +112,7 @@ def stacked_bars(rows: list[tuple[str, dict[str, int]]], series: list[tuple[str,
         y = top + i * (bar_h + gap)
         parts.append(f'<text class="label" x="{width - 4}" y="{y + bar_h * 0.72:.1f}" direction="rtl" '
                      f'text-anchor="start">{escape(label)}</text>')
-        right = width - label_w
+        right = float(width - label_w)
         for key, name in series:
             value = values.get(key, 0)
             if not value:

@@ -84,7 +84,8 @@ def check_integrity(data: bytes, integrity: str) -> None:
 def download(url: str) -> bytes:
     request = urllib.request.Request(url, headers={"User-Agent": "hamdel-vendor-assets"})
     with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 - fixed https URL
-        return response.read()
+        data: bytes = response.read()
+    return data
 
 
 def extract(package: Package, data: bytes) -> None:

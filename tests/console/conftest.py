@@ -91,7 +91,7 @@ def log_in(test_client: TestClient, username: str, password: str = DEFAULT_PASSW
     sid = session_id_from_cookie(test_client.cookies[SESSION_COOKIE])
     assert sid is not None
     record = test_client.app.state.sessions.get(sid)  # type: ignore[attr-defined]
-    test_client.csrf_token = record.csrf_token  # type: ignore[attr-defined]
+    test_client.csrf_token = record.csrf_token
     test_client.headers["X-CSRF-Token"] = record.csrf_token
     return test_client
 
@@ -106,7 +106,7 @@ def login_as(app: FastAPI, client: TestClient, make_user: Callable[..., ConsoleU
         test_client = TestClient(app, follow_redirects=False)
         opened.append(test_client)
         log_in(test_client, user.username)
-        test_client.user = user  # type: ignore[attr-defined]
+        test_client.user = user
         return test_client
 
     yield login

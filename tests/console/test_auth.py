@@ -31,7 +31,7 @@ def audit_actions() -> list[tuple[str | None, str, str | None, dict]]:
                 for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
 
 
-def try_login(client: TestClient, username: str, password: str, **extra: str):  # type: ignore[no-untyped-def]
+def try_login(client: TestClient, username: str, password: str, **extra: str):
     token = form_csrf_token(client.get("/login").text)
     return client.post("/login", data={"username": username, "password": password, "csrf_token": token, **extra})
 
@@ -169,7 +169,7 @@ def test_logout_needs_the_csrf_token(login_as: Callable[..., TestClient]) -> Non
     del viewer.headers["X-CSRF-Token"]
     assert viewer.post("/logout").status_code == 403
     assert viewer.get("/dashboard").status_code == 200  # still logged in
-    assert viewer.post("/logout", data={"csrf_token": viewer.csrf_token}).status_code == 303  # type: ignore[attr-defined]
+    assert viewer.post("/logout", data={"csrf_token": viewer.csrf_token}).status_code == 303
 
 
 def test_an_idle_session_expires(app: FastAPI, login_as: Callable[..., TestClient]) -> None:
@@ -289,14 +289,14 @@ def test_a_role_change_applies_to_the_open_session_at_once(
         app: FastAPI, login_as: Callable[..., TestClient]) -> None:
     admin, viewer = login_as(Role.ADMIN), login_as(Role.VIEWER)
     assert viewer.get("/users").status_code == 403
-    assert admin.post(f"/users/{viewer.user.id}/role", data={"role": "admin"}).status_code == 200  # type: ignore[attr-defined]
+    assert admin.post(f"/users/{viewer.user.id}/role", data={"role": "admin"}).status_code == 200
     assert viewer.get("/users").status_code == 200
     assert any(a[1] == "user_role" and a[3]["to"] == "admin" for a in audit_actions())
 
 
 def test_deactivating_an_account_logs_it_out_everywhere(login_as: Callable[..., TestClient]) -> None:
     admin, annotator = login_as(Role.ADMIN), login_as(Role.ANNOTATOR)
-    user_id = annotator.user.id  # type: ignore[attr-defined]
+    user_id = annotator.user.id
     assert admin.post(f"/users/{user_id}/active", data={"active": "false"}).status_code == 200
     assert annotator.get("/dashboard", headers=JSON).status_code == 401
     assert admin.post(f"/users/{user_id}/active", data={"active": "true"}).status_code == 200
@@ -305,7 +305,7 @@ def test_deactivating_an_account_logs_it_out_everywhere(login_as: Callable[..., 
 
 def test_a_password_reset_ends_the_old_sessions(app: FastAPI, login_as: Callable[..., TestClient]) -> None:
     admin, viewer = login_as(Role.ADMIN), login_as(Role.VIEWER)
-    user = viewer.user  # type: ignore[attr-defined]
+    user = viewer.user
     assert admin.post(f"/users/{user.id}/password", data={"password": "a-brand-new-password"}).status_code == 200
     assert viewer.get("/dashboard", headers=JSON).status_code == 401
     log_in(TestClient(app, follow_redirects=False), user.username, "a-brand-new-password")
@@ -313,7 +313,7 @@ def test_a_password_reset_ends_the_old_sessions(app: FastAPI, login_as: Callable
 
 def test_an_admin_cannot_demote_or_deactivate_themselves(login_as: Callable[..., TestClient]) -> None:
     admin = login_as(Role.ADMIN)
-    me = admin.user.id  # type: ignore[attr-defined]
+    me = admin.user.id
     assert admin.post(f"/users/{me}/role", data={"role": "viewer"}).status_code == 400
     assert admin.post(f"/users/{me}/active", data={"active": "false"}).status_code == 400
     assert admin.get("/users").status_code == 200

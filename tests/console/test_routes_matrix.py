@@ -66,7 +66,7 @@ def endpoints(app: FastAPI) -> list[Endpoint]:
         for method in sorted(route.methods or ()):
             if method == "HEAD":
                 continue
-            found.append(Endpoint(method, route.path, max(roles, key=lambda r: r.rank) if roles else None, csrf))
+            found.append(Endpoint(method, route.path or "", max(roles, key=lambda r: r.rank) if roles else None, csrf))
     return found
 
 
