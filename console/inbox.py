@@ -23,7 +23,8 @@ category other than the one the message's intent implies.
 Masking (`mask`): Iranian mobile and landline numbers, card numbers (16 digits, with or without
 spaces/dashes, in any digit script), IBAN/sheba numbers (IR + 24 digits), e-mail addresses and
 names — the customer's display name (from the event's metadata and the `customers` table) and the
-word(s) after «اسمم / اسم من / نام من …» or between «من … هستم». Names written anywhere else are not
+word(s) after «اسمم / اسم من / نام من …» or between «من … هستم» (unless one of them is an ordinary
+word of that slot, `NOT_NAMES`: «اسمم رو اشتباه نوشتید», «من خیلی ناراضی هستم»). Names written anywhere else are not
 detected: there is no Persian name recogniser in the project, and a list of first names would
 also hide ordinary words («امید», «صبا»). Every pattern here is linear-time (each repetition
 consumes a character no other part of the pattern can take) and is run on hostile 4,096-character
@@ -89,11 +90,19 @@ _DIGIT_RUN = re.compile(r"(?<![\d+])\+?\d(?:[ \-]?\d)*")  # digits with single s
 _EMAIL = re.compile(r"(?<![A-Za-z0-9_.+\-])[A-Za-z0-9_+\-]+(?:\. ?[A-Za-z0-9_+\-]+)*@[A-Za-z0-9\-]+(?:\. ?[A-Za-z0-9\-]+)+")
 _WORD = r"[^\W\d_][\w\u200c]*"
 # «اسمم علیه», «اسم من سارا رضاییه», «نام من مریم است»: the one or two words after it (the second
-# only when it is not a verb that ends the clause).
+# only when it is not a verb that ends the clause); «من سارا هستم»: one or two words in between.
 _NAME_AFTER = re.compile(
-    rf"(?<![\w\u200c])(?:اسمم|اسم من|نامم|نام من|اسم بنده|بنده)(?: هم)? ({_WORD})(?: (?!(?:هست|است|هستم|ه|و|بود|میباشد|می‌باشد)(?![\w\u200c]))({_WORD}))?"
+    rf"(?<![\w\u200c])(?:اسمم|اسم من|نامم|نام من|اسم بنده)(?: هم)? ({_WORD})(?: (?!(?:هست|است|هستم|ه|و|بود|میباشد|می‌باشد)(?![\w\u200c]))({_WORD}))?"
 )
 _NAME_BEFORE_HASTAM = re.compile(rf"(?<![\w\u200c])من ({_WORD})(?: ({_WORD}))? هستم(?![\w\u200c])")
+# Words that fill those slots without being a name («اسمم رو اشتباه نوشتید», «من مشتری شما هستم»,
+# «من خیلی ناراضی هستم»): a match holding one of them is not taken for a name.
+NOT_NAMES = frozenset({
+    "رو", "را", "هم", "که", "تو", "توی", "در", "از", "به", "با", "برای", "اشتباه", "غلط", "عوض", "درست", "و",
+    "مشتری", "مشتریتون", "مشتری‌تون", "مشتری‌های", "شما", "خیلی", "واقعا", "واقعاً", "اصلا", "اصلاً", "دیگه",
+    "هنوز", "الان", "اینجا", "منتظر", "ناراضی", "راضی", "عصبانی", "ناراحت", "شاکی", "خسته", "ناامید", "نگران",
+    "مطمئن", "پیگیر", "صاحب", "همون", "همان", "یه", "یک", "کاربر", "بیمار", "مریض", "دانشجو", "کارمند",
+})
 _SEPARATORS = re.compile(r"[ \-+]")
 
 
@@ -152,9 +161,10 @@ def mask_spans(message: str, display_names: Iterable[str | None] = ()) -> list[S
             found.append(Span(match.start() + inner.start(), match.start() + inner.end(), "phone"))
     for pattern in (_NAME_AFTER, _NAME_BEFORE_HASTAM):
         for match in pattern.finditer(ascii_text):
-            for group in (1, 2):
-                if match.group(group):
-                    found.append(Span(match.start(group), match.end(group), "name"))
+            groups = [g for g in (1, 2) if match.group(g)]
+            if any(match.group(g) in NOT_NAMES for g in groups):
+                continue
+            found += [Span(match.start(g), match.end(g), "name") for g in groups]
     words = _name_words(tuple(display_names))
     if words:
         for match in re.finditer(r"[\w\u200c]+", ascii_text):
