@@ -13,7 +13,9 @@ Security model (docs/console.md says the same for people):
   `csrf_token` or the header `X-CSRF-Token` (`csrf_protect`). Before log-in, a signed cookie carries
   a token for the log-in form, so nobody can log a victim into the attacker's account.
 * Log-in is throttled: `MAX_FAILURES` failed attempts for one user name from one address within
-  `THROTTLE_WINDOW` make that pair wait (counted from the audit log, so a restart does not reset it).
+  `THROTTLE_WINDOW` make that pair wait, and `MAX_FAILURES_PER_ADDRESS` failures from one address
+  whatever the names make that address wait (counted from the audit log, so a restart does not
+  reset it).
 * Routes declare the least role they need with `Depends(require(Role.X))`; the dependency carries
   that role as `required_role`, which is how tests/console/test_routes_matrix.py finds it.
 """
@@ -49,7 +51,8 @@ SESSION_COOKIE = "hamdel_session"
 PRE_CSRF_COOKIE = "hamdel_csrf"  # the log-in form's token, before there is a session
 IDLE_SECONDS = 2 * 60 * 60
 MAX_AGE_SECONDS = 12 * 60 * 60
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # per user name and address
+MAX_FAILURES_PER_ADDRESS = 30  # whatever the names
 THROTTLE_WINDOW = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 12
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -356,9 +359,9 @@ def login_target(session: Session, username: str) -> str:
 
 
 def throttled(session: Session, username: str, address: str, now: datetime | None = None) -> bool:
-    """True when `username` (as `login_target` names it) failed `MAX_FAILURES` times from `address` within `THROTTLE_WINDOW`.
-
-    A successful log-in of that name from that address starts the count afresh.
+    """True when `username` (as `login_target` names it) failed `MAX_FAILURES` times from `address`
+    within `THROTTLE_WINDOW` (a success of that name from that address starts the count afresh), or
+    when `address` failed `MAX_FAILURES_PER_ADDRESS` times whatever the names.
     """
     since = (now or datetime.now(timezone.utc)) - THROTTLE_WINDOW
     entries = session.scalars(
@@ -370,7 +373,12 @@ def throttled(session: Session, username: str, address: str, now: datetime | Non
         if entry.detail.get("ip") != address:
             continue
         failures = failures + 1 if entry.action == "login_failed" else 0
-    return failures >= MAX_FAILURES
+    if failures >= MAX_FAILURES:
+        return True
+    # One address trying many names (password spraying) waits too.
+    from_address = session.scalars(
+        select(AuditEntry.detail).where(AuditEntry.action == "login_failed", AuditEntry.at >= since))
+    return sum(1 for detail in from_address if detail.get("ip") == address) >= MAX_FAILURES_PER_ADDRESS
 
 
 # --- the first admin -------------------------------------------------------------------------

@@ -12,10 +12,11 @@ from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from console import texts
+from console import audit, texts
 from console.app import create_app
 from console.auth import (
-    IDLE_SECONDS, MAX_FAILURES, PRE_CSRF_COOKIE, SESSION_COOKIE, SessionStore, require, session_id_from_cookie,
+    IDLE_SECONDS, MAX_FAILURES, MAX_FAILURES_PER_ADDRESS, PRE_CSRF_COOKIE, SESSION_COOKIE, SessionStore, require, session_id_from_cookie,
+    throttled,
 )
 from console.tables import AuditEntry, ConsoleUser, Role
 from hamdel.settings import get_settings
@@ -128,6 +129,15 @@ def test_repeated_failures_make_that_user_and_address_wait(
     assert SESSION_COOKIE not in client.cookies
     make_user(Role.VIEWER, "nima")
     assert try_login(client, "nima", DEFAULT_PASSWORD).status_code == 303  # another person is not blocked
+
+
+def test_one_address_trying_many_names_waits_too(client: TestClient, make_user: Callable[..., ConsoleUser]) -> None:
+    make_user(Role.VIEWER, "sara")
+    with session_scope() as session:
+        for i in range(MAX_FAILURES_PER_ADDRESS):
+            audit.record(session, user=None, action="login_failed", target=f"guess{i}", detail={"ip": "testclient"})
+        assert not throttled(session, "sara", "203.0.113.7")  # another address is not held back
+    assert try_login(client, "sara", DEFAULT_PASSWORD).status_code == 429
 
 
 def test_a_successful_login_starts_the_failure_count_afresh(
