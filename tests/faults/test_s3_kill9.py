@@ -22,10 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from bot import inbox
 from bot.durable import FAULT_STEPS
 from devtools.bot_api_standin import BotApiStandIn, text_update
+from hamdel.storage.db import session_scope
+from hamdel.storage.models import InboundUpdate
+from tests.bot.conftest import HarnessFactory, stop
 from tests.bot.fake_rasa import FakeRasa
 from tests.faults.botprocess import RASA_TOKEN, BotProcess
 
@@ -140,3 +144,25 @@ def report(outcome: Outcome, scenario: str) -> None:
     print(f"\n{scenario}: kill -9 {outcome.step:<17} → lost {outcome.lost}, duplicate replies {outcome.duplicated}, "
           f"turns Rasa ran twice {outcome.turns_run_twice}, Telegram still held the update "
           f"{'yes' if outcome.telegram_kept_it else 'no'}, both answered {outcome.recovery_seconds:.1f} s after the restart")
+
+
+async def test_a_replayed_turn_and_a_newer_message_are_answered_separately(make_harness: HarnessFactory) -> None:
+    """The defect S3 found: after a crash before «done», the replayed message and the customer's
+    next one fell into one quiet window, went to Rasa as one turn under the old turn id, got the old
+    answer from the tracker (already sent, so skipped) — and the new message got no answer at all."""
+    harness = await make_harness(rasa=FakeRasa(reflect_then_ask))
+    first = harness.push(text_update(CUSTOMER, CUSTOMER, FIRST))
+    await harness.wait_texts(CUSTOMER, 2)
+    await harness.api.wait_for(lambda: inbox.status_of(first["update_id"]) == inbox.DONE, what="the row done")
+    with session_scope() as session:  # as a crash just before marking it done leaves it
+        session.execute(update(InboundUpdate).where(InboundUpdate.update_id == first["update_id"])
+                        .values(status=inbox.PENDING))
+    await stop(harness.app)
+    harness.push(text_update(CUSTOMER, CUSTOMER, SECOND))  # waits in Telegram while the bot is down
+    # A long quiet window, so the replayed message and the new one surely meet in it.
+    await make_harness(rasa=harness.rasa, api=harness.api, quiet_window_seconds=2.0)
+    await harness.api.wait_for(lambda: inbox.pending() == [] and len(harness.texts_to(CUSTOMER)) >= 4, timeout=20,
+                               what="the new message answered")
+    await asyncio.sleep(0.5)
+    assert harness.texts_to(CUSTOMER) == [f"{ECHO}{FIRST}", QUESTION, f"{ECHO}{SECOND}", QUESTION]
+    assert harness.rasa.messages() == [FIRST, SECOND]  # the first turn was not run again
