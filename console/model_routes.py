@@ -5,7 +5,8 @@ text whose prediction changed), train, cancel, promote a candidate that passed t
 back; only an admin may promote a refused candidate, with a written reason. Every POST is
 CSRF-protected and audited.
 
-The training job runs in a thread of this process (`get_runner()`); the page polls
+The training job runs in a thread of this process (`get_runner()`, which every training page
+depends on, so a job left RUNNING by a console that stopped is marked FAILED before it is shown); the page polls
 `/training/progress` every second with htmx while a job runs and reloads itself once it ends, so
 the new candidate appears in the table. Promote and rollback wait for Rasa to load the model (about
 a minute on 2 cores) and answer with the models page, saying what happened.
@@ -93,7 +94,7 @@ def _models_page(request: Request, session: Session, user: CurrentUser, api: Ras
 # --- models ---------------------------------------------------------------------------------
 
 @router.get("/models")
-def models_page(request: Request, session: Db, user: Deployer, api: Api) -> Response:
+def models_page(request: Request, session: Db, user: Deployer, api: Api, runner: Runner) -> Response:
     return _models_page(request, session, user, api)
 
 
@@ -133,13 +134,13 @@ def rollback_model(request: Request, session: Db, user: Deployer, api: Api) -> R
 # --- training -------------------------------------------------------------------------------
 
 @router.get("/training")
-def training_page(request: Request, session: Db, user: Deployer) -> Response:
+def training_page(request: Request, session: Db, user: Deployer, runner: Runner) -> Response:
     jobs = session.scalars(select(TrainingJob).order_by(TrainingJob.id.desc()).limit(JOB_HISTORY)).all()
     return render(request, "training.html", {**_training_context(session, user), "jobs": [job_view(j) for j in jobs]})
 
 
 @router.get("/training/progress")
-def training_progress(request: Request, session: Db, user: Deployer, poll: int = 0) -> Response:
+def training_progress(request: Request, session: Db, user: Deployer, runner: Runner, poll: int = 0) -> Response:
     """The progress fragment; a poll that finds the job finished reloads the page (new candidate)."""
     context = _training_context(session, user)
     response = render(request, "training_progress.html", context)
@@ -158,10 +159,10 @@ def start_training(request: Request, session: Db, user: Deployer, runner: Runner
         error = str(busy)
     if not request.headers.get("HX-Request"):
         if error:
-            return render(request, "training.html", {**_training_context(session, user), "jobs": [], "error": error},
+            return render(request, "training.html", {**_training_context(session, user), "jobs": [], "train_error": error},
                           status_code=409)
         return RedirectResponse("/training", status_code=303)
-    return render(request, "training_progress.html", {**_training_context(session, user), "error": error},
+    return render(request, "training_progress.html", {**_training_context(session, user), "train_error": error},
                   status_code=409 if error else 200)
 
 
@@ -172,7 +173,7 @@ def cancel_training(job_id: int, request: Request, session: Db, user: Deployer, 
         audit.record(session, user=user.username, action="training.cancel", target=f"job:{job_id}")
         runner.wait(30)
     session.expire_all()
-    context = {**_training_context(session, user), "error": None if cancelled else texts.TRAIN_NOT_RUNNING}
+    context = {**_training_context(session, user), "train_error": None if cancelled else texts.TRAIN_NOT_RUNNING}
     if not request.headers.get("HX-Request"):
         return RedirectResponse("/training", status_code=303)
     return render(request, "training_progress.html", context, status_code=200 if cancelled else 409)

@@ -116,7 +116,7 @@ class TrainProgress:
         if self.phase in ("start", "nlu"):
             self.phase, self.epoch, self.epochs = "nlu", epoch, epochs
             if epochs and epoch >= epochs:
-                self.phase, self.epoch, self.epochs = "core", 0, 0
+                self.phase = "core"  # DIET's last epoch stays on record (80/80)
         elif self.core_bar or epoch < epochs:
             self.core_bar = True
             self.epoch, self.epochs = epoch, epochs
@@ -125,6 +125,8 @@ class TrainProgress:
     @property
     def fraction(self) -> float:
         """The whole job's progress (0..1) this output stands for."""
+        if self.phase == "core" and not self.core_bar:
+            return phase_fraction("core", 0.0)
         return phase_fraction(self.phase, self.epoch / self.epochs if self.epochs else 0.0)
 
 
@@ -435,14 +437,14 @@ class TrainingRunner:
         self._update(job_id, pid=process.pid)
         tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
         progress = TrainProgress()
-        last_write = 0.0
+        last_write, last_phase = 0.0, ""
         assert process.stdout is not None
         for line in output_lines(process.stdout):
             tail.append(line)
             changed = progress.feed(line)
             now = time.monotonic()
-            if changed and now - last_write >= PROGRESS_WRITE_SECONDS:
-                last_write = now
+            if changed and (now - last_write >= PROGRESS_WRITE_SECONDS or progress.phase != last_phase):
+                last_write, last_phase = now, progress.phase
                 self._update(job_id, phase=progress.phase, epoch=progress.epoch, epochs=progress.epochs,
                              progress=round(progress.fraction, 4))
         returncode = process.wait()

@@ -290,3 +290,15 @@ def test_promote_and_roll_back_on_a_real_rasa(login_as: Callable[..., TestClient
         with session_scope() as session:
             states = {m.file_name: m.state for m in session.scalars(select(ModelVersion))}
         assert states == {original.name: ModelState.PRODUCTION, candidate_file.name: ModelState.RETIRED}
+
+
+def test_a_job_left_running_by_a_stopped_console_shows_as_failed(
+        app: FastAPI, login_as: Callable[..., TestClient], rasa: ScriptedRasa) -> None:
+    from console.tables import JobState, TrainingJob
+
+    app.dependency_overrides[get_rasa_api] = lambda: RasaApi("http://rasa.test", TOKEN, transport=httpx.MockTransport(rasa.handle))
+    with session_scope() as session:
+        session.add(TrainingJob(state=JobState.RUNNING, started_by="deployer1", phase="nlu", pid=2 ** 22 + 4321))
+    page = login_as(Role.DEPLOYER).get("/models")
+    assert 'id="train-progress" class="training-progress" data-state="failed"' in page.text
+    assert texts.TRAIN_INTERRUPTED in page.text

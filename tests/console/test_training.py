@@ -193,7 +193,8 @@ def test_progress_follows_diet_epochs_then_the_policies() -> None:
     assert progress.phase == "core" and progress.fraction == pytest.approx(0.60)
     # tqdm redraws the finished DIET bar: still core, no core epochs invented
     progress.feed("Epochs: 100%|██████████| 80/80 [00:20<00:00,  4.40it/s, t_loss=0.2]")
-    assert (progress.phase, progress.epochs) == ("core", 0)
+    assert (progress.phase, progress.epoch, progress.epochs) == ("core", 80, 80)
+    assert progress.fraction == pytest.approx(0.60)
     # a TED bar, if the config had one, moves the core part
     progress.feed("Epochs:  50%|█████     | 50/100 [00:20<00:20]")
     assert (progress.phase, progress.epoch, progress.epochs) == ("core", 50, 100)
