@@ -41,6 +41,9 @@ COPY followups followups
 COPY actions actions
 COPY console console
 COPY config config
+COPY scripts/vendor_assets.py scripts/
+# The console's htmx and Vazirmatn, integrity-checked from the npm registry (no CDN at run time).
+RUN python scripts/vendor_assets.py
 USER hamdel
 EXPOSE 5055
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \

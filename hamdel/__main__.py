@@ -1,6 +1,6 @@
 """`python -m hamdel` — the main job: with TELEGRAM_TOKEN set, the Telegram bot and its servers;
 without it, a terminal conversation through the same pipeline. Set-up and training happen on
-first use (see `make chat`)."""
+first use (see `make chat`). The admins' web console starts next to them (`make admin` alone)."""
 from __future__ import annotations
 
 import argparse
@@ -25,6 +25,9 @@ def main() -> None:
     settings.check_secrets()
     migrate()
     with running_stack() as stack:
+        stack.start_console()
+        print(f"[hamdel] admin console: http://{settings.admin_host}:{settings.admin_port} (log: var/log/console.log)",
+              flush=True)
         if settings.telegram_token and not args.terminal:
             from bot.__main__ import run_bot  # the Telegram front end (bot/)
 

@@ -182,6 +182,18 @@ class Stack:
             time.sleep(1)
         raise TimeoutError(f"servers not ready after {timeout:.0f} s; see {self.log_dir}")
 
+    def start_console(self) -> subprocess.Popen[bytes]:
+        """Start the admins' web console (`python -m console`) next to the servers, for `make run`;
+        its log goes to var/log/console.log so the terminal chat stays readable."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = {**self._env(), "RASA_URL": self.rasa_url, "RASA_TOKEN": self.token}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "console"], cwd=PROJECT_ROOT, env=env,
+            stdout=(self.log_dir / "console.log").open("ab"), stderr=subprocess.STDOUT,
+        )
+        self.processes.append(process)
+        return process
+
     def stop(self) -> None:
         for process in self.processes:
             if process.poll() is None:

@@ -91,5 +91,7 @@ if [[ ! -f models/vectors/persent-w2v.npy || ! -f models/vectors/persent-w2v.voc
   PYTHONPATH="$PWD" TF_CPP_MIN_LOG_LEVEL=3 .venv-rasa/bin/python scripts/build_word_vectors.py 2>&1 | grep -E "^word vectors|Error" || true
   [[ -f models/vectors/persent-w2v.npy ]] || { echo "building the word vectors failed"; exit 1; }
 fi
+# The console's browser assets (htmx, Vazirmatn) from the npm registry, integrity-checked; no CDN at run time.
+.venv/bin/python scripts/vendor_assets.py >/dev/null && say "console assets in place"
 .venv/bin/python -m hamdel.storage.db >/dev/null && say "database migrated"
 [[ -f .env ]] || { cp .env.example .env && say "created .env from .env.example"; }
