@@ -257,6 +257,8 @@ def _kill_group(pid: int, grace: float = 10.0) -> None:
 
 
 ExportLabels = Callable[[Session, str], object]
+# gate.run_gate(model_id, on_progress(0..1), on_process(the evaluation's process, for cancel))
+RunGate = Callable[[int, Callable[[float], None], Callable[[subprocess.Popen[bytes]], None]], object]
 
 
 def export_approved_labels(session: Session, username: str) -> object:
@@ -275,7 +277,7 @@ class TrainingRunner:
         log_dir: Path | None = None,
         extra_env: Mapping[str, str] | None = None,
         export: ExportLabels = export_approved_labels,
-        run_gate: Callable[[int, Callable[[float], None], Callable[[subprocess.Popen[bytes]], None]], None] | None = None,
+        run_gate: RunGate | None = None,
         database_url: str | None = None,
     ) -> None:
         self.rasa_command = list(rasa_command)
