@@ -11,7 +11,9 @@ Why an in-memory index instead of one SQL query per page: de-duplication needs t
 text, and normalising costs about 0.2 ms per message in hazm — 20 s for 100k messages if done per
 request. The index reads only the events it has not seen (`events.id > watermark`, filtered to
 user messages and the few bot actions that carry a correction signal, in batches), normalises each
-message once, and keeps one `Group` per distinct text. A page is then a filter and a sort over the
+message once — or not at all once a model's first `TRUST_AFTER` messages showed that Rasa's own
+`parse_data.text` is exactly this normalisation (the model's first pipeline component is this very
+normaliser) — and keeps one `Group` per distinct text. A page is then a filter and a sort over the
 groups (thousands, not events), without parsing any JSON again.
 
 How "needs a human" is scored (`need_score`, documented there): fallback, low confidence, a small
@@ -72,6 +74,7 @@ SIGNAL_WEIGHTS = {
 }
 HELD_OUT_DIR = PROJECT_ROOT / "tests" / "nlu"  # the regression gate's held-out files: never train on them
 BATCH = 5000  # events read per SQL round trip while the index catches up
+TRUST_AFTER = 50  # messages of a model whose parse_data.text equalled our normalisation before it is trusted
 
 # Bot actions of the complaint flow (nlu_data/rules/*.yml) whose next customer message tells whether
 # the model understood: the reflection, the triage question, and the ends of a complaint.
@@ -244,8 +247,14 @@ def _float(value: Any) -> float:
         return 0.0
 
 
-def parse_user_event(event_id: int, sender_id: str, data: dict[str, Any]) -> UserMessage | None:
-    """One `user` event's content, or None for a button payload or an empty message."""
+def parse_user_event(event_id: int, sender_id: str, data: dict[str, Any],
+                     trust_parse_text: bool = False) -> UserMessage | None:
+    """One `user` event's content, or None for a button payload or an empty message.
+
+    `trust_parse_text`: take Rasa's own `parse_data.text` as the normalised text instead of
+    normalising again — Rasa's first component is this very normaliser, so for a model that has
+    it the two are equal (`InboxIndex` checks that on each model's first messages before trusting).
+    """
     raw = str(data.get("text") or "")
     if not raw.strip() or is_payload(raw):
         return None
@@ -255,7 +264,8 @@ def parse_user_event(event_id: int, sender_id: str, data: dict[str, Any]) -> Use
     real = [r for r in ranking if r["name"] != FALLBACK_INTENT]
     suggestion = real[0] if real else (intent if intent.get("name") not in (None, FALLBACK_INTENT) else {})
     runner = real[1] if len(real) > 1 else {}
-    normalized = normalize(raw)
+    parsed_text = parse.get("text")
+    normalized = parsed_text if trust_parse_text and isinstance(parsed_text, str) and parsed_text else normalize(raw)
     metadata = data.get("metadata") or {}
     entities: tuple[dict[str, Any], ...] = ()
     if parse.get("text") == normalized:  # Rasa's offsets hold only for the same text
@@ -357,6 +367,7 @@ class InboxIndex:
     conversations: dict[str, ConversationState] = field(default_factory=dict)
     tickets: dict[int, TicketSignal] = field(default_factory=dict)
     tickets_seen_at: datetime | None = None
+    verified: dict[str | None, int] = field(default_factory=dict)  # model id → messages checked (-1: differs)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def ingest(self, rows: Iterable[Sequence[Any]]) -> int:
@@ -373,20 +384,33 @@ class InboxIndex:
                 except ValueError:
                     continue
                 intent = ((data.get("parse_data") or {}).get("intent") or {}).get("name")
-                message = parse_user_event(int(event_id), sender_id, data)
+                message = self._message(int(event_id), sender_id, data)
                 if message is not None:
                     group = self.groups.get(message.key)
                     if group is None:
+                        first_line = message.text.strip().split("\n")[0]
                         self.groups[message.key] = Group(
                             key=message.key, latest=message, first_seen=message.timestamp,
                             last_seen=message.timestamp,
-                            first_line_key=text_key(normalize(message.text.strip().split("\n")[0])))
+                            first_line_key=message.key if first_line == message.text.strip()
+                            else text_key(normalize(first_line)))
                     else:
                         group.add(message)
             for key, signal in follow(state, kind, action_name, message, intent).items():
                 if key in self.groups:
                     self.groups[key].signals.add(signal)
         return seen
+
+    def _message(self, event_id: int, sender_id: str, data: dict[str, Any]) -> UserMessage | None:
+        """Parse one user event, normalising it ourselves until its model has proved, on its first
+        TRUST_AFTER messages, that Rasa's `parse_data.text` is exactly our normalisation."""
+        model = (data.get("metadata") or {}).get("model_id")
+        checked = self.verified.get(model, 0)
+        message = parse_user_event(event_id, sender_id, data, trust_parse_text=checked >= TRUST_AFTER)
+        if message is not None and 0 <= checked < TRUST_AFTER:
+            same = (data.get("parse_data") or {}).get("text") == message.normalized
+            self.verified[model] = checked + 1 if same else -1  # one difference: never trusted
+        return message
 
     def refresh(self, connection: Connection) -> None:
         """Read the events added since the last refresh (all of them the first time), in batches."""
@@ -406,6 +430,7 @@ class InboxIndex:
                 self.watermark = 0
                 self.groups.clear()
                 self.conversations.clear()
+                self.verified.clear()
             while self.ingest(connection.execute(query, {"after": self.watermark}).all()) == BATCH:
                 pass
 

@@ -349,6 +349,22 @@ def test_a_replaced_tracker_store_is_read_again(tracker: Tracker, session: Sessi
             "پیام بعد از پاک شدن"]
 
 
+def test_rasas_normalised_text_is_trusted_only_for_a_model_that_proved_it(tracker: Tracker, session: Session) -> None:
+    """A model without the normaliser stores the raw text as `parse_data.text`: its messages are
+    normalised by the inbox, so «ميخوام» (Arabic ي) and «میخوام» stay one row."""
+    index = InboxIndex()
+    rows = []
+    for n in range(inbox.TRUST_AFTER + 10):
+        raw = f"ميخوام پولم برگرده {n % 3}"  # Arabic yeh: the normaliser turns it into ی
+        rows.append((n + 1, f"telegram:{n}", "user", None, json.dumps({
+            "text": raw, "timestamp": 1.0 + n, "metadata": {"model_id": "no-normaliser"},
+            "parse_data": {"text": raw, "intent": {"name": "request_resolution", "confidence": 0.9},
+                           "intent_ranking": [{"name": "request_resolution", "confidence": 0.9}]}})))
+    index.ingest(rows)
+    assert index.verified["no-normaliser"] == -1
+    assert sorted(g.latest.normalized for g in index.groups.values()) == [f"میخوام پولم برگرده {n}" for n in range(3)]
+
+
 def test_twenty_thousand_events_page_correctly(tracker: Tracker, session: Session) -> None:
     """20k events (5k conversations of four), written in one transaction, read in batches; every
     distinct text is one row with its count, and pages cover all of them exactly once."""
