@@ -492,6 +492,16 @@ def reset_indexes() -> None:
         _INDEXES.clear()
 
 
+def warm_index() -> int:
+    """Read the configured tracker store into its index now (e.g. from the app's start-up, in a
+    thread), so the first person to open the inbox does not wait; returns the groups indexed."""
+    url = get_settings().tracker_db_url
+    index = index_for(url)
+    with tracker_engine(url).connect() as connection:
+        index.refresh(connection)
+    return len(index.groups)
+
+
 @lru_cache(maxsize=4)
 def tracker_engine(url: str) -> Engine:
     """A read-only use of Rasa's tracker store; parameters hidden from errors (customers' words)."""

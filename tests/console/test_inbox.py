@@ -335,6 +335,12 @@ def test_the_index_reads_only_new_events(tracker: Tracker, session: Session) -> 
         assert index.watermark > seen
 
 
+def test_warming_reads_the_configured_store(tracker: Tracker, session: Session) -> None:
+    tracker.user("telegram:1", "اولین پیام", "out_of_scope", 0.5, "greet", 0.4)
+    assert inbox.warm_index() == 1
+    assert inbox.index_for(tracker.url).watermark > 0
+
+
 def test_a_replaced_tracker_store_is_read_again(tracker: Tracker, session: Session) -> None:
     index = InboxIndex()
     tracker.user("telegram:1", "پیام قبل از پاک شدن", "out_of_scope", 0.5, "greet", 0.4)
