@@ -76,7 +76,10 @@ def served_model(settings: Settings, rasa: ScriptedRasa) -> None:
 
 
 def add_candidate(settings: Settings, name: str, *, passed: bool) -> int:
-    (Path(settings.models_dir) / name).write_text("{}", encoding="utf-8")
+    """A trained candidate in the registry (a stand-in file unless a real model is already there)."""
+    path = Path(settings.models_dir) / name
+    if not path.exists():
+        path.write_text("{}", encoding="utf-8")
     with session_scope() as session:
         model = ModelVersion(file_name=name, data_fingerprint="a" * 16, trained_by="deployer9",
                              gate={"passed": passed, "rows": [], "drops": [], "notes": [], "per_intent": [], "changed": [],
