@@ -145,6 +145,9 @@ def test_a_deployer_trains_reads_the_gate_promotes_and_rolls_back(
     assert 'data-state="succeeded"' in polls[-1].text and polls[-1].headers.get("HX-Refresh") == "true"
     assert 'id="train-gate-link"' in polls[-1].text
 
+    history = deployer.get("/training")
+    assert history.status_code == 200 and 'class="training-row"' in history.text and 'data-state="succeeded"' in history.text
+
     table = rows(deployer.get("/models").text)
     candidate = next(model_id for model_id, state in table.items() if state == "candidate")
     gate = deployer.get(f"/models/{candidate}/gate")
@@ -213,6 +216,13 @@ def test_rasa_refusing_the_model_is_said_and_changes_nothing(
     assert answer.status_code == 409 and "Rasa مدل را نپذیرفت" in answer.text
     assert rows(answer.text)[str(candidate)] == "candidate"
     assert audit_actions() == ["model.register_served", "model.promote.failed"]
+
+
+def test_without_htmx_start_sends_the_browser_to_the_training_page(
+        wired: FastAPI, login_as: Callable[..., TestClient], runner: TrainingRunner) -> None:
+    answer = login_as(Role.DEPLOYER).post("/training")
+    assert answer.status_code == 303 and answer.headers["location"] == "/training"
+    assert runner.wait(120)
 
 
 def test_posts_need_the_csrf_token(wired: FastAPI, login_as: Callable[..., TestClient]) -> None:
