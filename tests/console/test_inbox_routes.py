@@ -206,3 +206,18 @@ def test_approve_all_and_export_again(login_as: Callable[..., TestClient], track
     training.unlink()
     assert reviewer.post("/labels/export").status_code == 303 and training.exists()
     assert reviewer.get("/labels", params={"status": "approved"}).text.count('data-status="approved"') == 2
+
+
+def test_the_labels_page_highlights_entities_without_breaking_the_text(login_as: Callable[..., TestClient],
+                                                                       tracker: Tracker) -> None:
+    """The entity's name is drawn by CSS (data-entity), so the row's text reads as the message does."""
+    import re
+
+    reviewer = login_as(Role.REVIEWER)
+    reviewer.post("/inbox/label", data={"key": key_of(PHONE), "intent": "ask_status",
+                                        "entity_value": ["۴۵۸۷۱۲۳"], "entity_name": ["order_id"]})
+    (label,) = labels()
+    html = reviewer.get("/labels").text
+    assert 'data-entity="order_id"' in html
+    cell = re.search(r'<p class="inbox-text" dir="auto">(.*?)</p>', html, re.S)
+    assert cell is not None and re.sub(r"<[^>]+>", "", cell.group(1)) == label.text
