@@ -112,9 +112,9 @@ def _move(session: Session, ticket: Ticket, move: Move, *, actor: str, now: date
         ticket.reopened_count += 1
         ticket.resolved_at = None
         ticket.closed_at = None
-    if target is _R:
+    if changed and target is _R:
         ticket.resolved_at = now
-    elif target is _C:
+    elif changed and target is _C:
         ticket.closed_at = now
         ticket.resolved_at = ticket.resolved_at or now
     ticket.status = target

@@ -202,3 +202,10 @@ async def test_each_turn_tells_rasa_its_transcript_line_and_the_summary_joins_th
         ticket_id = session.scalars(select(Ticket.id).where(Ticket.number == opened[0])).one()
     assert user_turn["metadata"]["transcript_line"] == said[("customer", "سفارشم هنوز نرسیده")][0]
     assert said[("bot", summary)][1] == ticket_id
+
+
+async def test_customer_text_is_offered_to_the_follow_ups_comment_question_first_and_only_that(
+        harness: Harness) -> None:
+    """The order of text interceptors is written in bot/app.py, not left to who registered first."""
+    services = harness.app.bot_data.ready()
+    assert services.relay.interceptors == (services.followups.take_comment,)

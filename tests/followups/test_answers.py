@@ -197,3 +197,13 @@ async def test_stop_cancels_every_pending_follow_up_of_the_customer(
                                FollowUpKind.CHECK_IN: FollowUpStatus.CANCELLED}
     # The team still owes the customer an answer: the agents' reminders are not cancelled.
     assert {f.status for f in rows if f.kind is FollowUpKind.AGENT_REMINDER} == {FollowUpStatus.SENT}
+
+
+async def test_attach_reaches_the_bot_only_through_what_it_returns(bot_api: Any, policy: FollowUpPolicy,
+                                                                   clock: Clock, database_url: str) -> None:
+    """No shared lists in bot_data filled in registration order: the bot gets a handle and decides."""
+    application = ApplicationBuilder().token("123:TEST").base_url(bot_api.base_url).build()
+    followups = attach(application, policy=policy, now=clock, agent_chat_id=AGENT_CHAT, start_scheduler=False)
+    assert application.bot_data == {}
+    assert isinstance(followups, FollowUps) and followups.scheduler.agent_chat_id == AGENT_CHAT
+    await followups.scheduler.close()

@@ -57,6 +57,7 @@ def ticket_in(session: Session, status: TicketStatus) -> Ticket:
 def test_every_move_from_every_status(session: Session, move: Move, start: TicketStatus) -> None:
     ticket = ticket_in(session, start)
     events_before = len(ticket.events)
+    stamped = (ticket.resolved_at, ticket.closed_at)
     expected = EXPECTED[move][start]
 
     if expected is None:
@@ -73,6 +74,8 @@ def test_every_move_from_every_status(session: Session, move: Move, start: Ticke
     assert ticket.reopened_count == (1 if reopened else 0)
     if reopened:
         assert ticket.resolved_at is None and ticket.closed_at is None
+    if expected is start:  # nothing moved: the ISO 10002 times stay as they were
+        assert (ticket.resolved_at, ticket.closed_at) == stamped
     status_events = [e for e in ticket.events[events_before:] if e.kind == "status"]
     if expected is not start:
         assert [(e.body, e.data["from"]) for e in status_events] == [(expected.value, start.value)]
