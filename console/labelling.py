@@ -60,7 +60,6 @@ from hamdel.persian import normalize, realign_span
 from hamdel.settings import PROJECT_ROOT, get_settings
 from hamdel.storage.models import utcnow
 
-DEFAULT_GOLDEN_SHARE = 0.2
 NEAR_DUPLICATE_JACCARD = 0.8
 TRAINING_FILE = Path("nlu") / "console_labels.yml"
 FAKE_NAMES = ("سارا", "مریم", "علی", "رضا", "زهرا", "حسین", "نرگس", "امیر", "لیلا", "مهدی")
@@ -268,8 +267,7 @@ def near_duplicate(a: str, b: str) -> bool:
 # ---- saving, reviewing ----------------------------------------------------------------------------
 def golden_share() -> float:
     """The share of approved labels kept for the golden set (setting ADMIN_GOLDEN_SHARE, 0.2)."""
-    value = getattr(get_settings(), "admin_golden_share", DEFAULT_GOLDEN_SHARE)
-    return min(max(float(value), 0.0), 1.0)
+    return get_settings().admin_golden_share
 
 
 def is_golden(key: str, share: float | None = None) -> bool:

@@ -73,7 +73,7 @@ class NluLabel(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     text_key: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the normalised text
-    text: Mapped[str] = mapped_column(Text)  # the message as the customer wrote it (masked on export)
+    text: Mapped[str] = mapped_column(Text)  # normalised training form, personal data replaced by fakes
     intent: Mapped[str | None] = mapped_column(String(64), default=None)
     entities: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"start", "end", "entity", "value"}]
     discard: Mapped[bool] = mapped_column(Boolean, default=False)

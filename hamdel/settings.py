@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     golden_set_path: Path = Field(
         PROJECT_ROOT / "evaluation" / "golden.yml", description="the frozen golden test set; never trained on")
     models_dir: Path = Field(PROJECT_ROOT / "models", description="where trained models are kept")
+    admin_golden_share: float = Field(
+        0.2, ge=0, le=1, description="share of approved labels kept for the frozen golden test set, never trained on")
     tracker_db_url: str = Field(
         f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}",
         description="SQLAlchemy URL of Rasa's tracker store, read by the console's inbox")

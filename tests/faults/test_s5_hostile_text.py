@@ -24,7 +24,7 @@ from hamdel.settings import PROJECT_ROOT
 from tests.bot.conftest import Harness
 
 BUDGET_SECONDS = 0.050
-PACKAGES = ("hamdel", "bot", "followups", "actions", "devtools", "rasa_addons")
+PACKAGES = ("hamdel", "bot", "followups", "actions", "devtools", "rasa_addons", "console")
 SPACES = "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
 
 HOSTILE: dict[str, str] = {
