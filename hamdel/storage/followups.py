@@ -40,15 +40,14 @@ from hamdel.storage.models import (
     FollowUpStatus,
     Ticket,
     TicketEvent,
-    TicketStatus,
 )
+from hamdel.storage.tickets import OPEN_STATUSES  # one home: a ticket still being worked on
 
 IN_FLIGHT = "in flight: outcome unknown"
 UNCERTAIN = "outcome unknown: sender stopped mid-request; not resent (at-most-once)"
 CUSTOMER_KINDS = frozenset(
     {FollowUpKind.ACKNOWLEDGEMENT, FollowUpKind.CHECK_IN, FollowUpKind.RESOLUTION_CHECK, FollowUpKind.SATISFACTION}
 )
-OPEN_STATUSES = (TicketStatus.OPEN, TicketStatus.ESCALATED)
 FIRST_RESPONSE_REMINDER, RESOLUTION_REMINDER = 0, 1
 COMMENT_REQUESTED, COMMENT_DONE = "csat_comment_requested", "csat_comment_done"
 
