@@ -27,7 +27,7 @@ def postgres_url() -> Iterator[str]:
     if not BIN_DIRS:
         pytest.skip("PostgreSQL is not installed (CI installs it: apt-get install postgresql)")
     with throwaway_server() as server:
-        yield f"{server}/postgres"
+        yield f"{server.url}/postgres"
 
 
 def test_migrations_build_the_schema_on_postgresql(postgres_url: str) -> None:
