@@ -7,6 +7,7 @@ route is a page or a fragment of one, and each declares its role (see `auth.requ
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -18,7 +19,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse,
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from console import dashboard, inbox_routes, model_routes, texts, users
+from console import dashboard, inbox, inbox_routes, model_routes, texts, users
 from console.auth import SessionStore, bootstrap_admin, wants_html
 from console.web import STATIC_DIR, render
 from hamdel.settings import get_settings
@@ -45,7 +46,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     settings.check_secrets()
     bootstrap_admin(settings)
+    # Read the tracker store into the inbox's index now, so the first person to open the inbox does not wait.
+    threading.Thread(target=_warm_inbox, name="inbox-warm", daemon=True).start()
     yield
+
+
+def _warm_inbox() -> None:
+    try:
+        groups = inbox.warm_index()
+        log.info("inbox index ready: %d distinct messages", groups)
+    except Exception as exc:  # the page reads the store again when opened; nothing is lost
+        log.warning("inbox index not warmed at start (%s)", type(exc).__name__)
 
 
 def _error_response(request: Request, status_code: int, message: str,
