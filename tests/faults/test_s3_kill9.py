@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import update
+from telegram import Update
 
 from bot import inbox
 from bot.durable import FAULT_STEPS
@@ -166,3 +167,17 @@ async def test_a_replayed_turn_and_a_newer_message_are_answered_separately(make_
     await asyncio.sleep(0.5)
     assert harness.texts_to(CUSTOMER) == [f"{ECHO}{FIRST}", QUESTION, f"{ECHO}{SECOND}", QUESTION]
     assert harness.rasa.messages() == [FIRST, SECOND]  # the first turn was not run again
+
+
+async def test_the_storing_queue_stores_an_update_before_taking_it_and_drops_a_second_delivery(
+        database_url: str) -> None:
+    """What «before storing» needs once bot/app.py uses it: python-telegram-bot confirms an update
+    when `put` returns, so `put` returns only after the update is in the inbox."""
+    queue = inbox.StoringQueue(maxsize=4)
+    incoming = Update.de_json(text_update(CUSTOMER, CUSTOMER, FIRST), None)
+    await queue.put(incoming)
+    assert inbox.status_of(incoming.update_id) == inbox.PENDING
+    await queue.put(incoming)  # Telegram delivering it again
+    assert queue.qsize() == 1
+    assert queue.stored_here(incoming.update_id)  # the application does not store it a second time
+    assert not queue.stored_here(incoming.update_id)
