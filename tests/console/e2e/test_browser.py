@@ -132,7 +132,8 @@ def misunderstood_message(stack: LiveStack, limit: int = 300) -> tuple[str, str,
         for line in str(block.get("examples") or "").splitlines():
             original = line.strip().removeprefix("- ").strip()
             text = f"راستش {original}"
-            if (PLAIN_PERSIAN.fullmatch(original) and len(original.split()) >= 4 and normalize(text) not in known
+            if (PLAIN_PERSIAN.fullmatch(original) and not any(char.isdigit() for char in original)
+                    and len(original.split()) >= 4 and normalize(text) not in known
                     and not is_golden(text_key(normalize(text)))):  # a golden label is never trained on
                 candidates.append((text, block["intent"]))
     second_best = None
