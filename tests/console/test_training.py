@@ -25,6 +25,7 @@ from console import texts
 from console.gate import Evaluator, run_gate
 from console.tables import JobState, ModelState, ModelVersion, TrainingJob
 from console.training import (
+    PHASE_SPAN,
     TrainingBusy,
     TrainingRunner,
     TrainProgress,
@@ -188,17 +189,17 @@ def test_progress_follows_diet_epochs_then_the_policies() -> None:
     assert progress.feed("Epochs:  45%|████▌     | 36/80 [00:10<00:12,  4.40it/s, t_loss=1.2]")
     assert (progress.phase, progress.epoch, progress.epochs) == ("nlu", 36, 80)
     halfway = progress.fraction
-    assert 0.12 < halfway < 0.60
+    assert PHASE_SPAN["nlu"][0] < halfway < PHASE_SPAN["nlu"][1]
     progress.feed("Epochs: 100%|██████████| 80/80 [00:20<00:00,  4.40it/s, t_loss=0.2]")
-    assert progress.phase == "core" and progress.fraction == pytest.approx(0.60)
+    assert progress.phase == "core" and progress.fraction == pytest.approx(PHASE_SPAN["core"][0])
     # tqdm redraws the finished DIET bar: still core, no core epochs invented
     progress.feed("Epochs: 100%|██████████| 80/80 [00:20<00:00,  4.40it/s, t_loss=0.2]")
     assert (progress.phase, progress.epoch, progress.epochs) == ("core", 80, 80)
-    assert progress.fraction == pytest.approx(0.60)
+    assert progress.fraction == pytest.approx(PHASE_SPAN["core"][0])
     # a TED bar, if the config had one, moves the core part
     progress.feed("Epochs:  50%|█████     | 50/100 [00:20<00:20]")
     assert (progress.phase, progress.epoch, progress.epochs) == ("core", 50, 100)
-    assert 0.60 < progress.fraction < 0.70
+    assert PHASE_SPAN["core"][0] < progress.fraction < PHASE_SPAN["core"][1]
 
 
 def test_no_estimate_until_there_is_a_rate() -> None:
@@ -261,7 +262,7 @@ def test_progress_is_visible_while_it_trains(make_runner: Callable[..., Training
     wait_until(lambda: job(job_id).phase == "nlu" and job(job_id).epoch >= 2)
     seen = job_view(job(job_id))
     assert seen.state == "running" and seen.epochs == 8
-    assert 0.12 < seen.progress < 0.60
+    assert PHASE_SPAN["nlu"][0] < seen.progress < PHASE_SPAN["nlu"][1]
     assert runner.wait(120) and job(job_id).state == JobState.SUCCEEDED
 
 
