@@ -135,7 +135,10 @@ def rollback_target(session: Session) -> ModelVersion | None:
 def sync_with_rasa(session: Session, api: RasaApi) -> ModelVersion | None:
     """Make the registry say what Rasa serves. A file it does not know becomes PRODUCTION (trained
     by `make train`); a known one that is not PRODUCTION (Rasa restarted on another model) becomes
-    it. Returns the served model, or None when Rasa does not answer."""
+    it. Returns the served model, or None when Rasa does not answer or a promotion is under way
+    (Rasa may already serve the new file that the promotion has not recorded yet)."""
+    if _promotion.locked():
+        return None
     try:
         status = api.status(timeout=3.0)
     except (httpx.HTTPError, ValueError):
