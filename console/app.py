@@ -48,6 +48,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     bootstrap_admin(settings)
     # Read the tracker store into the inbox's index now, so the first person to open the inbox does not wait.
     threading.Thread(target=_warm_inbox, name="inbox-warm", daemon=True).start()
+    # A training job a stopped console left RUNNING is marked failed (and its rasa stopped) at once.
+    model_routes.get_runner()
     yield
 
 

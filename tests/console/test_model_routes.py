@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from console import texts
+from console import model_routes, texts
 from console.deploy import RasaApi
 from console.gate import Evaluator, run_gate
 from console.model_routes import get_rasa_api, get_runner
@@ -311,7 +311,12 @@ def test_a_job_left_running_by_a_stopped_console_shows_as_failed(
 
     app.dependency_overrides[get_rasa_api] = lambda: RasaApi("http://rasa.test", TOKEN, transport=httpx.MockTransport(rasa.handle))
     with session_scope() as session:
-        session.add(TrainingJob(state=JobState.RUNNING, started_by="deployer1", phase="nlu", pid=2 ** 22 + 4321))
+        job = TrainingJob(state=JobState.RUNNING, started_by="deployer1", phase="nlu", pid=2 ** 22 + 4321)
+        session.add(job)
+    model_routes._runners.clear()  # a new console process: its start-up finds the job a stopped one left
+    with TestClient(app, follow_redirects=False):
+        with session_scope() as session:
+            assert session.get(TrainingJob, job.id).state == JobState.FAILED  # before anyone opens a page
     page = login_as(Role.DEPLOYER).get("/models")
     assert 'id="train-progress" class="training-progress" data-state="failed"' in page.text
     assert texts.TRAIN_INTERRUPTED in page.text
