@@ -80,12 +80,12 @@ class InboxState:
 class InboxApplication(Application):
     """Stores each update before any handler sees it, and drops second deliveries.
 
-    A database error while storing never leaves this method (it would end PTB's update loop while
-    polling goes on confirming updates nobody answers): storing is retried with back-off until it
-    works. Meanwhile the bounded update queue (`UPDATE_QUEUE_SIZE`) fills, PTB's poller blocks on
-    it and stops asking Telegram for more, so Telegram keeps every later update unconfirmed. If the
-    bot is stopped while the database still refuses, the update goes to the inbox journal and is
-    stored on the next start.
+    Polled and webhook updates are stored by the update queue (`inbox.StoringQueue`) before
+    python-telegram-bot tells Telegram they arrived; anything else (replays) is stored here. A
+    database error while storing never leaves this method (it would end PTB's update loop): storing
+    is retried with back-off until it works, while the poller waits and Telegram keeps later
+    updates. If the bot is stopped while the database still refuses, an update that got this far
+    goes to the inbox journal and is stored on the next start.
     """
 
     async def process_update(self, update: object) -> None:
@@ -95,10 +95,12 @@ class InboxApplication(Application):
         state = self.bot_data.inbox
         chat = update.effective_chat
         chat_id = chat.id if chat else None
+        queue = self.update_queue  # polled and webhook updates were stored before Telegram was told
+        stored_by_queue = isinstance(queue, inbox.StoringQueue) and queue.stored_here(update.update_id)
         try:
-            fresh = await durable.store(inbox.admit, update.update_id, chat_id, update.to_dict(),
-                                        replaying=state.replaying, what="storing an update",
-                                        stop=lambda: not self.running and update.update_id not in state.replaying)
+            fresh = stored_by_queue or await durable.store(
+                inbox.admit, update.update_id, chat_id, update.to_dict(), replaying=state.replaying,
+                what="storing an update", stop=lambda: not self.running and update.update_id not in state.replaying)
         except durable.StoreUnavailable:
             await asyncio.to_thread(inbox.journal, update.update_id, chat_id, update.to_dict())
             log.error("update %d kept in the inbox journal; it is stored on the next start", update.update_id)
@@ -168,7 +170,7 @@ def build_application(settings: Settings, *, followup_policy: FollowUpPolicy | N
         raise ValueError("TELEGRAM_TOKEN is not set")
     builder = (ApplicationBuilder().application_class(InboxApplication).context_types(CONTEXT_TYPES)
                .token(settings.telegram_token)
-               .update_queue(asyncio.Queue(maxsize=UPDATE_QUEUE_SIZE))
+               .update_queue(inbox.StoringQueue(maxsize=UPDATE_QUEUE_SIZE))
                .rate_limiter(rate_limiter or HamdelRateLimiter()).post_init(_on_start).post_shutdown(_on_shutdown))
     if settings.telegram_base_url:
         builder = builder.base_url(settings.telegram_base_url)

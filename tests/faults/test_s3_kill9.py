@@ -117,11 +117,7 @@ def _texts(api: BotApiStandIn) -> list[str]:
     return [m.get("text") or "" for m in api.sent_messages(CUSTOMER)]
 
 
-# Storing before Telegram is told "received" needs bot/app.py to use `inbox.StoringQueue` as its
-# update queue; until it does, an update killed before storing is lost (strict: passing fails).
-STEPS = [pytest.param(step, marks=pytest.mark.xfail(strict=True, reason="bot/app.py does not store before "
-                                                    "confirming yet (inbox.StoringQueue)"))
-         if step == "before_storing" else step for step in FAULT_STEPS]
+STEPS = list(FAULT_STEPS)
 
 
 @pytest.mark.parametrize("step", STEPS)
