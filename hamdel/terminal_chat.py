@@ -13,7 +13,7 @@ import sys
 from hamdel.rasa_client import BotMessage, RasaClient, RasaUnavailable
 from hamdel.settings import get_settings
 from hamdel.storage.db import session_scope
-from hamdel.storage.tickets import record_transcript
+from hamdel import ticket_service
 
 PROMPT = "شما › "
 BOT = "همدل › "
@@ -31,9 +31,13 @@ def render(message: BotMessage, buttons: list[str]) -> str:
     return "\n".join(lines)
 
 
-def record(conversation_id: str, speaker: str, text: str) -> None:
+def record(conversation_id: str, speaker: str, text: str, ticket_number: str | None = None) -> int:
+    """One transcript line; the bot's lines after `ticket_opened` (the summary) belong to that ticket."""
     with session_scope() as session:
-        record_transcript(session=session, conversation_id=conversation_id, speaker=speaker, text=text)
+        ticket_id = (ticket_service.ticket_id_for_number(session=session, conversation_id=conversation_id,
+                                                         number=ticket_number) if ticket_number else None)
+        return ticket_service.record_transcript(session=session, conversation_id=conversation_id, speaker=speaker,
+                                                text=text, ticket_id=ticket_id)
 
 
 async def converse(rasa_url: str, conversation_id: str, lines: asyncio.Queue[str | None]) -> None:
@@ -47,11 +51,13 @@ async def converse(rasa_url: str, conversation_id: str, lines: asyncio.Queue[str
                 break
             text = buttons[int(line) - 1] if line.isdigit() and 0 < int(line) <= len(buttons) else line
             buttons = []
-            await asyncio.to_thread(record, conversation_id, "customer", text)
+            # The line's id travels with the turn, so a ticket this turn opens knows where its story began.
+            line_id = await asyncio.to_thread(record, conversation_id, "customer", text)
             for attempt, delay in enumerate((0, *RETRY_DELAYS)):
                 await asyncio.sleep(delay)
                 try:
-                    replies = await rasa.send(conversation_id, text, {"display_name": getpass.getuser()})
+                    replies = await rasa.send(conversation_id, text,
+                                              {"display_name": getpass.getuser(), "transcript_line": line_id})
                     break
                 except RasaUnavailable:
                     if attempt == 0:
@@ -59,9 +65,12 @@ async def converse(rasa_url: str, conversation_id: str, lines: asyncio.Queue[str
             else:
                 print(f"{BOT}{GAVE_UP}", flush=True)
                 continue
+            opened_number: str | None = None
             for reply in replies:
+                if (reply.custom or {}).get("event") == "ticket_opened":
+                    opened_number = (reply.custom or {}).get("ticket_number")
                 if reply.text:
-                    await asyncio.to_thread(record, conversation_id, "bot", reply.text)
+                    await asyncio.to_thread(record, conversation_id, "bot", reply.text, opened_number)
                 shown = render(reply, buttons)
                 if shown:
                     print(shown, flush=True)

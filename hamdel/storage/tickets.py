@@ -5,7 +5,6 @@ Changing a ticket (status, events, transcript) is `hamdel.ticket_service`'s job 
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -98,15 +97,3 @@ def customer_tickets(*, session: Session, customer_id: int, limit: int = 5) -> l
 def ticket_by_number(*, session: Session, customer_id: int, number: str) -> Ticket | None:
     """Look a ticket up by number, but only among the asking customer's tickets."""
     return session.scalar(select(Ticket).where(Ticket.customer_id == customer_id, Ticket.number == number))
-
-
-def record_transcript(
-    *, session: Session, conversation_id: str, speaker: str, text: str, ticket_id: int | None = None,
-    now: datetime | None = None,
-) -> int:
-    """Kept for `hamdel/terminal_chat.py` until it imports `hamdel.ticket_service.record_transcript`;
-    the line is written there (imported here lazily: the service imports this module)."""
-    from hamdel import ticket_service
-
-    return ticket_service.record_transcript(session=session, conversation_id=conversation_id, speaker=speaker,
-                                            text=text, ticket_id=ticket_id, now=now)

@@ -5,6 +5,7 @@ This also proves that rasa-sdk 3.21 on Python 3.11 serves Rasa 3.6 (the two envi
 """
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
@@ -12,8 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from hamdel.services import Stack
+from hamdel.settings import get_settings
 from hamdel.storage.db import session_scope
-from hamdel.storage.models import FollowUp, FollowUpKind, Ticket, TicketStatus
+from hamdel.storage.models import FollowUp, FollowUpKind, Ticket, TicketStatus, TranscriptLine
+from hamdel.terminal_chat import converse
 
 pytestmark = pytest.mark.integration
 SECOND_PERSON_ORDER = re.compile("سفارشت(?:ان|ون)")
@@ -135,3 +138,32 @@ def test_a_story_told_across_a_rasa_restart_is_not_lost(stack: tuple[Stack, str]
     said = [e.get("text") for e in tracker["events"] if e.get("event") == "user"]
     assert said == ["سلام، سفارشم به شماره ۴۵۸۷۱۲۳ از دوشنبه هنوز نرسیده"]
     assert tracker["slots"].get("phase")  # the dialogue state came back too
+
+
+def test_the_terminal_chat_files_its_story_and_summary_under_the_ticket_and_nothing_before(
+        stack: tuple[Stack, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`make chat` without a token: the ticket's transcript starts where the story did."""
+    server, url = stack
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("RASA_TOKEN", server.token)
+    get_settings.cache_clear()
+    conversation = "terminal:integration"
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    for line in ("سلام", "گوشی که خریدم بعد از دو روز خاموش شد و دیگه روشن نمیشه", "/deny", "/affirm",
+                 "یه گوشی سالم می‌خوام", None):
+        lines.put_nowait(line)
+    try:
+        asyncio.run(converse(server.rasa_url, conversation, lines))
+    finally:
+        get_settings.cache_clear()
+    shown = capsys.readouterr().out
+    with session_scope(url) as session:
+        ticket = session.scalars(select(Ticket).where(Ticket.conversation_id == conversation)).one()
+        assert ticket.number in shown
+        filed = session.scalars(select(TranscriptLine.text).where(TranscriptLine.ticket_id == ticket.id)
+                                .order_by(TranscriptLine.id)).all()
+        loose = session.scalars(select(TranscriptLine.text).where(TranscriptLine.conversation_id == conversation,
+                                                                  TranscriptLine.ticket_id.is_(None))).all()
+    assert filed[0] == "گوشی که خریدم بعد از دو روز خاموش شد و دیگه روشن نمیشه"
+    assert any(ticket.number in text for text in filed)  # the summary is the ticket's line
+    assert "سلام" in loose and "سلام" not in filed  # the greeting before the story stays outside
