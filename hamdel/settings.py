@@ -42,7 +42,6 @@ class Settings(BaseSettings):
     action_server_port: int = 5055
     business_policy_path: Path = PROJECT_ROOT / "config" / "policy.yml"
     followup_policy_path: Path = PROJECT_ROOT / "config" / "followups.yml"
-    timezone: str = "Asia/Tehran"
 
     telegram_token: str | None = None
     telegram_base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8081/bot")
@@ -57,7 +56,6 @@ class Settings(BaseSettings):
     agent_take_timeout_minutes: float = Field(
         15.0, description="tell the customer honestly if no agent has taken an escalated chat by then")
     handoff_sweep_seconds: float = Field(15.0, description="how often escalations made elsewhere get topics")
-    redis_url: str | None = None
     rasa_timeout_seconds: float = Field(60.0, description="longest wait for one Rasa turn before it is retried")
     max_turn_attempts: int = Field(5, ge=1, le=5, description="tries of a message before it ends `failed`")
 
@@ -95,10 +93,9 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name.upper()} has an example or too short value; set a real secret")
         if self.telegram_token is not None and self.telegram_token.strip().lower() in EXAMPLE_SECRETS:
             raise ValueError("TELEGRAM_TOKEN still has an example value")
-        for url in (self.database_url, self.redis_url or ""):
-            password = _password_of(url)
-            if password is not None and password.lower() in EXAMPLE_SECRETS:
-                raise ValueError("a database or Redis URL still has an example password")
+        password = _password_of(self.database_url)
+        if password is not None and password.lower() in EXAMPLE_SECRETS:
+            raise ValueError("the database URL still has an example password")
 
     def rasa_api_token(self) -> str:
         """Rasa's HTTP API token: RASA_TOKEN, else the one generated on first run."""

@@ -40,7 +40,7 @@ def secrets_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.parametrize("name", ["RASA_TOKEN", "ACTION_SERVER_SECRET", "TELEGRAM_WEBHOOK_SECRET", "DATABASE_URL",
-                                  "REDIS_URL"])
+                                  "ADMIN_SESSION_SECRET"])
 def test_production_refuses_the_values_that_ship_in_env_example(name: str) -> None:
     shipped = _shipped_values()
     assert name in shipped, f"{name} is documented in .env.example"
