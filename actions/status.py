@@ -11,7 +11,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import latest_entity, latest_text, policy_or_none
-from actions.tickets import next_allowed_time
+from followups.quiet_hours import next_allowed
 from hamdel.followup_policy import load_followup_policy
 from hamdel.jalali import format_jalali, format_jalali_date
 from hamdel.labels import (
@@ -46,7 +46,7 @@ def next_step(ticket: Ticket, first_response_hours: int) -> str:
     """What happens next and by when, from the ticket's status and its next pending follow-up."""
     due = next((f.due_at for f in ticket.followups if f.status is FollowUpStatus.PENDING
                 and f.kind is not FollowUpKind.ACKNOWLEDGEMENT), None)
-    when = format_jalali(next_allowed_time(due, load_followup_policy())) if due else STATUS_WHEN_UNKNOWN
+    when = format_jalali(next_allowed(due, load_followup_policy())) if due else STATUS_WHEN_UNKNOWN
     return STATUS_NEXT_STEP[ticket.status.value].format(when=when, hours=to_persian_digits(str(first_response_hours)))
 
 

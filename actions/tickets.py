@@ -9,15 +9,15 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import customer_metadata
+from followups.quiet_hours import next_allowed
 from hamdel.followup_policy import FollowUpPolicy, load_followup_policy
 from hamdel.jalali import format_jalali
 from hamdel.storage import spool
@@ -37,23 +37,6 @@ class OpenedTicket:
     number: str
     escalated: bool
     check_in_due: datetime
-
-
-def next_allowed_time(moment: datetime, policy: FollowUpPolicy) -> datetime:
-    """Follow-ups wait out quiet hours, so the time promised to the customer does too."""
-    tz = ZoneInfo(policy.timezone)
-    local = moment.astimezone(tz)
-    start, end = policy.quiet_start, policy.quiet_end
-    t = local.time()
-    in_quiet = (start <= t or t < end) if start > end else (start <= t < end)
-    if not in_quiet and local.date() not in policy.holidays:
-        return moment
-    morning = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
-    if morning <= local:
-        morning += timedelta(days=1)
-    while morning.date() in policy.holidays:
-        morning += timedelta(days=1)
-    return morning.astimezone(moment.tzinfo)
 
 
 def write_ticket(record: dict[str, Any], followup_policy: FollowUpPolicy, *, in_chat: bool = True) -> OpenedTicket:
@@ -217,7 +200,7 @@ class ActionOpenTicket(Action):
         dispatcher.utter_message(json_message={"event": "ticket_opened", "ticket_number": opened.number})
         if opened.escalated:
             dispatcher.utter_message(json_message={"event": "handoff", "ticket_number": opened.number, "reason": "severity"})
-        followup_at = next_allowed_time(opened.check_in_due, followup_policy)
+        followup_at = next_allowed(opened.check_in_due, followup_policy)
         return [
             SlotSet("ticket_number", opened.number),
             SlotSet("followup_time", format_jalali(followup_at)),

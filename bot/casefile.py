@@ -62,12 +62,6 @@ class TicketRef:
 
 # --- customers ---------------------------------------------------------------------------------
 
-def remember_customer(user_id: int, chat_id: int, display_name: str | None) -> None:
-    with session_scope() as session:
-        get_or_create_customer(session=session, channel=CHANNEL, external_id=str(user_id),
-                               display_name=display_name, chat_id=chat_id)
-
-
 def set_phone(user_id: int, chat_id: int, phone: str) -> None:
     with session_scope() as session:
         customer = get_or_create_customer(session=session, channel=CHANNEL, external_id=str(user_id), chat_id=chat_id)

@@ -1,7 +1,7 @@
 """Quiet hours in Tehran time: an unsolicited message at 23:00 is an intrusion, not care.
 
-The same rule as `actions.tickets.next_allowed_time` (the time promised to the customer in the
-ticket summary), so the promise and the delivery agree: quiet from `quiet_start` to `quiet_end`
+The one home of this rule: the scheduler waits by it and the actions promise times by it (the
+check-in time in the ticket summary, the status answer), so the promise and the delivery agree: quiet from `quiet_start` to `quiet_end`
 (wrapping midnight) and all day on holidays; the next allowed moment is `quiet_end` of the next
 day that is not a holiday.
 """

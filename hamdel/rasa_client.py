@@ -162,14 +162,6 @@ class RasaClient:
         except httpx.HTTPError:
             logger.warning("could not rewind a failed turn; Rasa is unreachable")
 
-    async def is_ready(self) -> bool:
-        """True when the server is up and has a model loaded."""
-        try:
-            response = await self.client.get("/status" if self.token else "/", params={"token": self.token} if self.token else None)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
-
 
 def _from_bot_event(event: dict[str, Any]) -> BotMessage:
     """A `bot` event of Rasa's tracker as the message the REST channel would have sent."""

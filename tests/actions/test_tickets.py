@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import actions.tickets as tickets_module
-from actions.tickets import ActionOpenTicket, next_allowed_time, story_first_line
+from actions.tickets import ActionOpenTicket, story_first_line
+from followups.quiet_hours import next_allowed
 from hamdel.followup_policy import load_followup_policy
 from hamdel.storage.models import Customer, FollowUp, FollowUpKind, Severity, Ticket, TicketStatus, TranscriptLine
 from tests.actions.conftest import make_tracker, slots_from
@@ -127,10 +128,10 @@ async def test_a_database_failure_is_told_and_the_complaint_is_kept(
 def test_a_follow_up_promised_at_night_is_promised_for_the_morning() -> None:
     policy = load_followup_policy()
     at_23_tehran = datetime(2026, 11, 22, 19, 30, tzinfo=UTC)
-    moved = next_allowed_time(at_23_tehran, policy)
+    moved = next_allowed(at_23_tehran, policy)
     assert moved == datetime(2026, 11, 23, 4, 30, tzinfo=UTC)  # 08:00 Tehran
     noon = datetime(2026, 11, 22, 8, 30, tzinfo=UTC)
-    assert next_allowed_time(noon, policy) == noon
+    assert next_allowed(noon, policy) == noon
 
 
 # --- which transcript lines a new ticket takes --------------------------------------------------
