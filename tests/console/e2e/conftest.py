@@ -16,12 +16,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from hamdel.services import Stack, model_path
 from hamdel.settings import PROJECT_ROOT
@@ -31,6 +35,7 @@ CHROMIUM = Path(os.environ.get("HAMDEL_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("HAMDEL_CHROMEDRIVER", "/usr/bin/chromedriver"))
 SCREENSHOTS = PROJECT_ROOT / "results" / "console"
 DESKTOP, PHONE = (1280, 900), (390, 844)
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -44,8 +49,11 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
-def wait_until(what: str, check, timeout: float, every: float = 1.0):  # type: ignore[no-untyped-def]
-    """Poll `check()` until it returns something truthy (returned), else fail saying what never came."""
+def wait_until(what: str, check: Callable[[], T | None], timeout: float, every: float = 1.0) -> T:
+    """Poll `check()` until it returns something truthy (returned), else fail saying what never came.
+
+    Errors count as "not yet" (a page htmx is replacing, a server still loading) and the last one
+    is named in the failure."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
@@ -81,23 +89,26 @@ class LiveStack:
     def token(self) -> str:
         return self.stack.token
 
-    def status(self) -> dict[str, object]:
+    def status(self) -> dict[str, Any]:
         response = httpx.get(f"{self.rasa_url}/status", params={"token": self.token}, timeout=30)
         response.raise_for_status()
-        return response.json()
+        status: dict[str, Any] = response.json()
+        return status
 
-    def parse(self, text: str) -> dict[str, object]:
+    def parse(self, text: str) -> dict[str, Any]:
         response = httpx.post(f"{self.rasa_url}/model/parse", params={"token": self.token}, json={"text": text},
                               timeout=30)
         response.raise_for_status()
-        return response.json()
+        parsed: dict[str, Any] = response.json()
+        return parsed
 
-    def say(self, sender: str, text: str) -> list[dict[str, object]]:
+    def say(self, sender: str, text: str) -> list[dict[str, Any]]:
         """A customer's message through Rasa's REST channel, as a front end sends it."""
         response = httpx.post(f"{self.rasa_url}/webhooks/rest/webhook", params={"token": self.token},
                               json={"sender": sender, "message": text}, timeout=120)
         response.raise_for_status()
-        return response.json()
+        answers: list[dict[str, Any]] = response.json()
+        return answers
 
 
 @dataclass(frozen=True)
@@ -201,16 +212,13 @@ def live_console(e2e_dir: Path, live_stack: LiveStack) -> Iterator[LiveConsole]:
         print_tail(log, 40)
 
 
-def _chromium(size: tuple[int, int]):  # type: ignore[no-untyped-def]
+def _chromium(size: tuple[int, int]) -> WebDriver:
     """A headless Chromium of the given window size (selenium 4, Debian's chromium + chromedriver)."""
     if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
         message = f"Chromium not installed ({CHROMIUM}, {CHROMEDRIVER}): apt-get install chromium chromium-driver"
         if in_ci():
             pytest.fail(message + " — CI installs them in .ci/run")
         pytest.skip(message)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
@@ -223,7 +231,7 @@ def _chromium(size: tuple[int, int]):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[WebDriver]:
     """A desktop-size window (1280×900)."""
     driver = _chromium(DESKTOP)
     try:
@@ -233,7 +241,7 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def phone_browser() -> Iterator[object]:
+def phone_browser() -> Iterator[WebDriver]:
     """A phone-size window (390×844), for the dashboard's screenshot on a phone."""
     driver = _chromium(PHONE)
     try:

@@ -67,18 +67,21 @@ def accept_confirmation(driver: WebDriver, timeout: float = 3.0) -> None:
 
 
 def resources_of(driver: WebDriver) -> list[str]:
-    return driver.execute_script(
+    """Every URL the page loaded: itself, its styles, scripts, fonts, images and htmx requests."""
+    urls: list[str] = driver.execute_script(
         "return [location.href].concat(performance.getEntriesByType('resource').map(e => e.name));")
+    return urls
 
 
 def vazirmatn_in_use(driver: WebDriver) -> tuple[str, bool]:
     """The body's computed font-family, and whether a Vazirmatn face actually loaded."""
-    return driver.execute_async_script("""
+    family, loaded = driver.execute_async_script("""
         const done = arguments[arguments.length - 1];
         document.fonts.ready.then(() => done([
             getComputedStyle(document.body).fontFamily,
             [...document.fonts].some(f => f.family.replace(/["']/g, '') === 'Vazirmatn' && f.status === 'loaded'),
         ]));""")
+    return str(family), bool(loaded)
 
 
 def get_routes() -> list[str]:
@@ -88,7 +91,7 @@ def get_routes() -> list[str]:
 
     from console.app import create_app
 
-    paths = {route.path for route in iter_route_contexts(create_app().routes) if "GET" in (route.methods or ())}
+    paths = {str(route.path) for route in iter_route_contexts(create_app().routes) if "GET" in (route.methods or ())}
     assert {"/dashboard", "/inbox", "/models", "/login"} <= paths, sorted(paths)
     return sorted(paths)
 
@@ -270,7 +273,7 @@ def test_an_admin_teaches_hamdel_a_message_it_misunderstood(live_stack: LiveStac
         panel = browser.find_element(By.ID, "train-progress")  # htmx replaces it every second: read it at once
         state = panel.get_attribute("data-state") or ""
         bars = panel.find_elements(By.TAG_NAME, "progress")
-        fraction = float(bars[0].get_attribute("value")) / float(bars[0].get_attribute("max")) if bars else 0.0
+        fraction = float(bars[0].get_attribute("value") or 0) / float(bars[0].get_attribute("max") or 1) if bars else 0.0
         if not seen or seen[-1] != (state, fraction):
             seen.append((state, fraction))
         return state if state in FINISHED else None
