@@ -28,7 +28,7 @@ from selenium.webdriver.support.ui import Select
 
 from console.inbox import text_key
 from console.labelling import is_golden
-from hamdel.persian import normalize
+from hamdel.persian import normalize, to_ascii_digits
 from hamdel.settings import PROJECT_ROOT
 from tests.console.e2e.conftest import LiveConsole, LiveStack, wait_until
 
@@ -42,6 +42,8 @@ FINISHED = {"succeeded", "failed", "cancelled", "error"}
 # Held-out lines written the way customers type, with nothing the inbox would mask (digits, Latin
 # names or codes) and long enough to be a real message.
 PLAIN_PERSIAN = re.compile(r"[\u0600-\u06ff\u200c ،؟!.]+")
+COMPLAINT = ("سلام", "سفارشم به شماره ۴۵۸۷۱۲۳ از دوشنبه هنوز نرسيده و مي خوام بدونم كجاست",
+             "پشتیبانی هم هر بار زنگ زدم جواب نداد", "/deny", "/affirm", "لطفا پولمو پس بدید")
 ENTITY_MARKUP = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
 
 
@@ -220,6 +222,13 @@ def test_an_admin_teaches_hamdel_a_message_it_misunderstood(live_stack: LiveStac
     sender = f"e2e-customer-{secrets.token_hex(4)}"
     assert live_stack.say(sender, text), "Rasa answered nothing through the REST channel"
 
+    # Another customer goes through a whole complaint (the conversation of tests/integration/
+    # test_full_stack.py), so the supervisors' dashboard and ticket list have a real ticket.
+    summary = ""
+    for turn in COMPLAINT:
+        summary = " ".join(str(reply.get("text", "")) for reply in live_stack.say(f"{sender}-ticket", turn))
+    assert "HM-" in summary, "the complaint conversation opened no ticket"
+
     # The admin logs in and finds it in the inbox, with the model's wrong guess next to it (on the
     # first page, or by searching for its words).
     browser.delete_all_cookies()
@@ -311,9 +320,16 @@ def test_an_admin_teaches_hamdel_a_message_it_misunderstood(live_stack: LiveStac
         By.CSS_SELECTOR, f'tr.model-row[data-model-id="{candidate_id}"]').get_attribute("data-state") == "production",
         timeout=LOAD_TIMEOUT)
 
-    # Supervisors' dashboard, on a desktop and on a phone.
+    # Supervisors' dashboard, on a desktop and on a phone, counting the ticket opened above.
     browser.find_element(By.ID, "nav-dashboard").click()
+    assert to_ascii_digits(browser.find_element(By.ID, "kpi-tickets").text.strip()) == "1"
     shot(browser, screenshots, "dashboard.png")
+    browser.find_element(By.ID, "nav-tickets").click()
+    browser.find_element(By.CSS_SELECTOR, "tr.ticket-row a").click()
+    # Its story is the customer's own words (the transcript stays empty: front ends write it, and this
+    # customer talked to Rasa's REST channel directly).
+    assert normalize(COMPLAINT[2]) in normalize(browser.find_element(By.ID, "ticket-fields").text), \
+        "the ticket opens on what the customer told"
     log_in(phone_browser, live_console)
     phone_browser.get(f"{live_console.url}/dashboard")
     assert phone_browser.execute_script("return document.documentElement.scrollWidth;") <= 390 + 1, \
