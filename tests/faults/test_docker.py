@@ -82,9 +82,14 @@ def test_migrations_run_once_before_the_services_that_use_the_database() -> None
 
 
 def test_images_run_as_a_user_that_owns_its_data_directory_and_carry_no_test_tools() -> None:
-    for stage in DOCKERFILE.split("FROM ")[1:]:
-        assert "useradd --uid 1000" in stage and "chown hamdel:hamdel /app/var" in stage
+    stages = {stage.split(" AS ", 1)[1].split()[0]: stage for stage in DOCKERFILE.split("\nFROM ")[1:]}
+    assert set(stages) == {"rasa", "app", "console"}
+    for name in ("rasa", "app"):
+        assert "useradd --uid 1000" in stages[name] and "/app/var" in stages[name]
+        assert "chown hamdel:hamdel /app/var" in stages[name] or "chown -R hamdel:hamdel /app/var" in stages[name]
+    for stage in stages.values():
         assert "\nUSER hamdel" in stage and "HEALTHCHECK" in stage
+    assert DOCKERFILE.count("FROM rasa AS console") == 1  # the console is the Rasa stage plus the app
     app = DOCKERFILE.split("AS app", 1)[1]
     assert "--require-hashes --no-deps -r requirements/app-runtime.lock" in app and "COPY . ." not in app
     runtime = (PROJECT_ROOT / "requirements" / "app-runtime.lock").read_text(encoding="utf-8")
@@ -93,6 +98,7 @@ def test_images_run_as_a_user_that_owns_its_data_directory_and_carry_no_test_too
     assert not pinned & {"pytest", "pytest-asyncio", "ruff", "mypy", "pip-audit", "uv", "selenium"}
     ignored = (PROJECT_ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert {"tests", "benchmarks", "devtools", ".env", ".git"} <= set(ignored)
+    assert set(ignored) & {"!tests", "!tests/console", "!tests/bot"} == set()  # only the held-out files come back
 
 
 def test_the_bot_health_check_follows_its_heartbeat(database_url: str) -> None:
