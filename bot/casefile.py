@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot import texts
@@ -26,6 +26,7 @@ from hamdel.storage.db import session_scope
 from hamdel.storage.models import (
     Customer,
     Evidence,
+    InboundUpdate,
     Ticket,
     TicketEvent,
     TicketStatus,
@@ -109,6 +110,22 @@ def record_line(user_id: int, speaker: str, text: str, ticket_id: int | None = N
                                                             number=ticket_number)
         return ticket_service.record_transcript(session=session, conversation_id=conversation_id(user_id),
                                                 speaker=speaker, text=text, ticket_id=ticket_id)
+
+
+def record_turn_line(user_id: int, text: str, update_ids: list[int]) -> int:
+    """The customer's line of the turn made of these messages, written once: a turn replayed after a
+    crash or retried finds the line its first run wrote (kept on the messages' inbox rows)."""
+    with session_scope() as session:
+        known = set(session.scalars(select(InboundUpdate.transcript_line_id)
+                                    .where(InboundUpdate.update_id.in_(update_ids))))
+        earlier = known.pop() if len(known) == 1 else None
+        if earlier is not None:  # the same messages as before: the same line
+            return earlier
+        line = ticket_service.record_transcript(session=session, conversation_id=conversation_id(user_id),
+                                                speaker="customer", text=text)
+        session.execute(update(InboundUpdate).where(InboundUpdate.update_id.in_(update_ids))
+                        .values(transcript_line_id=line))
+        return line
 
 
 # --- escalation and the agents' topic ----------------------------------------------------------

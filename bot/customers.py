@@ -232,7 +232,7 @@ class CustomerRelay:
         for group in await durable.store(inbox.turns, ids, what="grouping messages into turns"):
             part = [item for item in batch if item.update_id in group]
             said = "\n".join(item.text for item in part)
-            line = await asyncio.to_thread(casefile.record_line, first.user_id, "customer", said)
+            line = await asyncio.to_thread(casefile.record_turn_line, first.user_id, said, list(group))
             await self._rasa_turn(part[0], said, group, line)
 
     async def _single(self, item: CustomerItem) -> None:
@@ -242,7 +242,8 @@ class CustomerRelay:
                 await self._to_topic(owner, item)
                 await self._finish([item.update_id])
                 return
-            line = await asyncio.to_thread(casefile.record_line, item.user_id, "customer", item.shown or item.text)
+            line = await asyncio.to_thread(casefile.record_turn_line, item.user_id, item.shown or item.text,
+                                           [item.update_id])
             await self._rasa_turn(item, item.text, [item.update_id], line)
         elif item.kind == "media":
             await self._evidence(item)

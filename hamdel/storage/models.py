@@ -229,6 +229,8 @@ class InboundUpdate(Base):
     # rebuilt from the same messages and only the replies not yet sent go out (bot/inbox.py).
     turn_update_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     replies_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The customer's transcript line of this message's turn, so a replayed turn does not write it again.
+    transcript_line_id: Mapped[int | None] = mapped_column(Integer, default=None)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(default=None)
 

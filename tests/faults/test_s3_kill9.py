@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from telegram import Update
 
 from bot import inbox
 from bot.durable import FAULT_STEPS
 from devtools.bot_api_standin import BotApiStandIn, text_update
 from hamdel.storage.db import session_scope
-from hamdel.storage.models import InboundUpdate
+from hamdel.storage.models import InboundUpdate, TranscriptLine
 from tests.bot.conftest import HarnessFactory, stop
 from tests.bot.fake_rasa import FakeRasa
 from tests.faults.botprocess import RASA_TOKEN, BotProcess
@@ -135,6 +135,15 @@ async def check_kill9_at(step: str, standins: tuple[BotApiStandIn, FakeRasa], da
     assert (outcome.lost, outcome.duplicated) == (0, 0), outcome.received
     assert outcome.echoed == [FIRST, SECOND]  # and in order
     assert outcome.turns_run_twice == 0
+    # Each message is in the transcript once (quick ones share a line): a replayed turn does not write it again.
+    assert "\n".join(customer_lines(database_url)).split("\n") == [FIRST, SECOND]
+
+
+def customer_lines(database_url: str | None = None) -> list[str]:
+    """The customer's lines of the transcript, oldest first."""
+    with session_scope(database_url) as session:
+        return list(session.scalars(select(TranscriptLine.text).where(TranscriptLine.speaker == "customer")
+                                    .order_by(TranscriptLine.id)))
 
 
 def report(outcome: Outcome, scenario: str) -> None:
@@ -163,6 +172,7 @@ async def test_a_replayed_turn_and_a_newer_message_are_answered_separately(make_
     await asyncio.sleep(0.5)
     assert harness.texts_to(CUSTOMER) == [f"{ECHO}{FIRST}", QUESTION, f"{ECHO}{SECOND}", QUESTION]
     assert harness.rasa.messages() == [FIRST, SECOND]  # the first turn was not run again
+    assert customer_lines() == [FIRST, SECOND]  # nor its transcript line written again
 
 
 async def test_the_storing_queue_stores_an_update_before_taking_it_and_drops_a_second_delivery(
