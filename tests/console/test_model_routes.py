@@ -29,7 +29,7 @@ from console.gate import Evaluator, run_gate
 from console.model_routes import get_rasa_api, get_runner
 from console.tables import AuditEntry, ModelState, ModelVersion, Role
 from console.training import TrainingRunner
-from hamdel.settings import Settings, get_settings
+from hamdel.settings import PROJECT_ROOT, Settings, get_settings
 from hamdel.storage.db import session_scope
 from tests.console.test_deploy import TOKEN, ScriptedRasa
 from tests.console.test_training import eval_run, fake_model_content, prediction, wait_until, write_fakes
@@ -252,7 +252,11 @@ def test_promote_and_roll_back_on_a_real_rasa(login_as: Callable[..., TestClient
     """`make test` runs this after `make train`; HAMDEL_MODEL=<model> runs it with a model trained elsewhere."""
     from hamdel.services import ensure_model, running_stack
 
-    trained = Path(os.environ["HAMDEL_MODEL"]) if os.environ.get("HAMDEL_MODEL") else ensure_model(production=False)
+    with monkeypatch.context() as repository:  # the model `make train` made from the repository's data
+        repository.setenv("NLU_DATA_DIR", str(PROJECT_ROOT / "nlu_data"))
+        get_settings.cache_clear()
+        trained = Path(os.environ["HAMDEL_MODEL"]) if os.environ.get("HAMDEL_MODEL") else ensure_model(production=False)
+    get_settings.cache_clear()
     models = Path(console_settings.models_dir)
     models.mkdir(parents=True, exist_ok=True)
     original = models / trained.name
