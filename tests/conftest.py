@@ -17,10 +17,9 @@ def _clear_caches() -> None:
     db.get_sessionmaker.cache_clear()
 
 
-@pytest.fixture
-def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh SQLite file, migrated with Alembic exactly as production databases are."""
-    url = f"sqlite:///{tmp_path / 'hamdel-test.db'}"
+def use_database(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point every setting and file of the process at `url` and `tmp_path`, migrate, yield the URL,
+    then let go of the engine (shared by the SQLite fixture below and the PostgreSQL one of S8)."""
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("HAMDEL_SPOOL", str(tmp_path / "spool" / "pending.jsonl"))
     monkeypatch.setenv("HAMDEL_HEARTBEAT", str(tmp_path / "bot.heartbeat"))
@@ -31,6 +30,12 @@ def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
     yield url
     db.get_engine(url).dispose()
     _clear_caches()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh SQLite file, migrated with Alembic exactly as production databases are."""
+    yield from use_database(f"sqlite:///{tmp_path / 'hamdel-test.db'}", tmp_path, monkeypatch)
 
 
 @pytest.fixture

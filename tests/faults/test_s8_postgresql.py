@@ -19,11 +19,10 @@ from sqlalchemy import select
 
 from bot import inbox
 from devtools.bot_api_standin import BotApiStandIn, text_update
-from hamdel import settings as settings_module
-from hamdel.storage import db
 from hamdel.storage.db import session_scope
 from hamdel.storage.models import InboundUpdate
 from tests.bot.conftest import HarnessFactory
+from tests.conftest import use_database
 from tests.bot.fake_rasa import FakeRasa
 from tests.faults.postgres import BIN_DIRS, Server, fresh_database, throwaway_server
 from tests.faults.test_delivery import _per_chat, _statuses, store_outage_during_100_updates
@@ -41,23 +40,7 @@ def postgres_server() -> Iterator[Server]:
 @pytest.fixture
 def database_url(postgres_server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Replaces the SQLite file of tests/conftest.py: a fresh, migrated PostgreSQL database."""
-    url = fresh_database(postgres_server)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("HAMDEL_SPOOL", str(tmp_path / "spool" / "pending.jsonl"))
-    monkeypatch.setenv("HAMDEL_HEARTBEAT", str(tmp_path / "bot.heartbeat"))
-    monkeypatch.setenv("HAMDEL_SECRETS_DIR", str(tmp_path / "secrets"))
-    monkeypatch.setenv("HAMDEL_INBOX_JOURNAL", str(tmp_path / "spool" / "inbox_journal.jsonl"))
-    _clear_caches()
-    db.migrate(url)
-    yield url
-    db.get_engine(url).dispose()
-    _clear_caches()
-
-
-def _clear_caches() -> None:
-    settings_module.get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    db.get_sessionmaker.cache_clear()
+    yield from use_database(fresh_database(postgres_server), tmp_path, monkeypatch)
 
 
 async def test_s8_s1_on_postgresql(make_harness: HarnessFactory, monkeypatch: pytest.MonkeyPatch,
