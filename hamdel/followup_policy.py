@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from hamdel import file_cache
 from hamdel.settings import get_settings
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -78,7 +79,12 @@ def _scheduler_settings(raw: dict[str, Any]) -> SchedulerSettings:
 
 
 def load_followup_policy(path: Path | None = None) -> FollowUpPolicy:
-    raw = yaml.safe_load(Path(path or get_settings().followup_policy_path).read_text(encoding="utf-8"))
+    """The follow-up policy file, parsed again only when it changed (hamdel/file_cache.py)."""
+    return file_cache.parsed(Path(path or get_settings().followup_policy_path), _followup_policy_from_text)
+
+
+def _followup_policy_from_text(text: str) -> FollowUpPolicy:
+    raw = yaml.safe_load(text)
     quiet = raw.get("quiet_hours") or {}
     business = raw.get("business_hours") or {}
     days = business.get("days") or ["sat", "sun", "mon", "tue", "wed"]

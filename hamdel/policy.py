@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from hamdel import file_cache
 from hamdel.settings import get_settings
 
 _ZWNJ = "\u200c"
@@ -175,8 +176,11 @@ def _remedy(name: str, raw: dict[str, Any]) -> Remedy:
 
 def load_policy(path: Path | None = None) -> BusinessPolicy:
     """Read and validate the operator's policy file; a broken file fails loudly, never silently."""
-    path = path or get_settings().business_policy_path
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return file_cache.parsed(Path(path or get_settings().business_policy_path), _policy_from_text)
+
+
+def _policy_from_text(text: str) -> BusinessPolicy:
+    raw = yaml.safe_load(text) or {}
     remedies = {name: _remedy(name, spec or {}) for name, spec in (raw.get("remedies") or {}).items()}
     for remedy in remedies.values():
         unknown = [a for a in remedy.alternatives if a not in remedies]
