@@ -1,0 +1,63 @@
+"""Rasa validates every action server answer with a schema it compiles again on each call; this
+compiles it once.
+
+Why: in Rasa 3.6.21, `RemoteAction._validate_action_result` calls `jsonschema.validate(result,
+schema)`. With no `$schema` in Rasa's schema, jsonschema picks its newest draft (2020-12) and, on
+every call, first checks the *schema itself* against that draft's meta-schema (dynamic references,
+URL normalisation), then builds a new validator. A profile of a Hamdel turn (docs/performance.md)
+put this at about 40 % of the Rasa server's busy time: more than NLU and the policies together.
+
+`install()` replaces that one method with a check against a validator built once from the same
+schema, raising the same `ValidationError` (best match, same appended message), so a malformed
+answer from the action server is still refused exactly as before. It is called when this package
+is imported, which Rasa does when it loads a model with Hamdel's pipeline (config.yml names
+`rasa_addons.persian_normalizer.PersianNormalizer`), so every way of running Rasa gets it: `make
+services`, `rasa test`, the Docker image. Guarded by version: on any Rasa but 3.6.x it does nothing.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+_INSTALLED = False
+
+
+def install() -> bool:
+    """Patch `RemoteAction._validate_action_result` once; True when the patch is in place."""
+    global _INSTALLED
+    if _INSTALLED:
+        return True
+    try:
+        import rasa
+        from jsonschema import ValidationError
+        from jsonschema.exceptions import best_match
+        from jsonschema.validators import validator_for
+        from rasa.core.actions.action import RemoteAction
+        from rasa.shared.constants import DOCS_BASE_URL
+    except ImportError:  # not the Rasa environment
+        return False
+    if not str(rasa.__version__).startswith("3.6."):
+        logger.warning("rasa %s: the action response schema is left as Rasa compiles it", rasa.__version__)
+        return False
+
+    schema = RemoteAction.action_response_format_spec()
+    validator_class = validator_for(schema)
+    validator_class.check_schema(schema)
+    validator = validator_class(schema)
+
+    def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
+        error = best_match(validator.iter_errors(result))
+        if error is None:
+            return True
+        error.message += (
+            ". Failed to validate Action server response from API, make sure your response from the "
+            f"Action endpoint is valid. For more information about the format visit {DOCS_BASE_URL}/custom-actions"
+        )
+        raise error
+
+    _validate_action_result.__doc__ = "Rasa's check of an action server answer, against a schema compiled once."
+    assert issubclass(ValidationError, Exception)
+    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    _INSTALLED = True
+    return True

@@ -1,0 +1,76 @@
+"""Rasa still refuses a malformed action-server answer, exactly as before, after
+rasa_addons/action_response_schema.py compiles the schema once (docs/performance.md).
+
+Runs in `.venv` and drives `.venv-rasa` through a subprocess, like test_word_vectors.py.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+
+SCRIPT = r"""
+import json
+import jsonschema
+from rasa.core.actions.action import RemoteAction
+
+stock = RemoteAction._validate_action_result
+import rasa_addons  # noqa: F401  (importing the package installs the compiled check, as Rasa does)
+patched = RemoteAction._validate_action_result
+action = RemoteAction("action_hear_story", None)
+answers = {
+    "good": {"events": [{"event": "slot", "name": "story", "value": "x", "timestamp": None},
+                        {"event": "followup", "name": "utter_ask_more"}],
+             "responses": [{"response": "utter_ask_more"}, {"text": "سلام"}]},
+    "empty": {},
+    "events_not_a_list": {"events": "x", "responses": []},
+    "slot_without_name": {"events": [{"event": "slot", "value": 3}], "responses": []},
+    "unknown_event": {"events": [{"event": "format_disk"}], "responses": []},
+    "response_not_an_object": {"events": [], "responses": ["hello"]},
+}
+report = {"replaced": patched is not stock, "answers": {}}
+for name, answer in answers.items():
+    verdicts = []
+    for check in (stock, patched):
+        try:
+            verdicts.append(["accepted", check(action, answer)])
+        except jsonschema.ValidationError as error:
+            verdicts.append(["refused", error.message])
+    report["answers"][name] = verdicts
+print(json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    if not RASA_PYTHON.exists():
+        pytest.skip("no Rasa environment (.venv-rasa); run make setup")
+    result = subprocess.run(
+        [str(RASA_PYTHON), "-c", SCRIPT], capture_output=True, text=True, cwd=ROOT, timeout=300,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_importing_hamdels_components_replaces_rasas_check(report: dict) -> None:
+    assert report["replaced"]
+
+
+@pytest.mark.parametrize("name", ["good", "empty"])
+def test_a_well_formed_answer_is_accepted_by_both(report: dict, name: str) -> None:
+    stock, patched = report["answers"][name]
+    assert stock == patched == ["accepted", True]
+
+
+@pytest.mark.parametrize("name", ["events_not_a_list", "slot_without_name", "unknown_event", "response_not_an_object"])
+def test_a_malformed_answer_is_refused_with_rasas_own_message(report: dict, name: str) -> None:
+    stock, patched = report["answers"][name]
+    assert stock[0] == patched[0] == "refused"
+    assert patched[1] == stock[1]
+    assert "Failed to validate Action server response" in patched[1]
