@@ -5,6 +5,8 @@ customers' words, names and phone numbers, and exceptions end up in logs.
 
 SQLite is the embedded default; it is put in WAL mode with a busy timeout so the action server, the
 bot and the scheduler (separate processes) can share one file. PostgreSQL needs nothing special.
+Rasa's SQLite tracker file gets the same journal mode from `use_wal` (WAL persists in the file), so
+several Rasa workers can write it while the console reads.
 """
 from __future__ import annotations
 
@@ -14,12 +16,29 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import sqlite3
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from hamdel.settings import get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Readers never block the writer, and writers from several processes take turns (busy timeout).
+SQLITE_JOURNAL_MODE = "WAL"
+
+
+def use_wal(path: Path | str) -> None:
+    """Put the SQLite file at `path` (created if missing) in WAL mode; the mode stays with the file,
+    so a process that opens it later (Rasa's tracker store) writes it that way too."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=30)
+    try:
+        mode = connection.execute(f"PRAGMA journal_mode={SQLITE_JOURNAL_MODE}").fetchone()[0]
+    finally:
+        connection.close()
+    if str(mode).upper() != SQLITE_JOURNAL_MODE:
+        raise RuntimeError(f"{path} refused journal_mode={SQLITE_JOURNAL_MODE} (it stayed {mode})")
 
 
 def make_engine(url: str) -> Engine:
@@ -33,7 +52,7 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA journal_mode={SQLITE_JOURNAL_MODE}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
