@@ -5,6 +5,12 @@ full-stack tests, so they all start the stack the same way.
 The model is retrained only when its inputs changed (a fingerprint of config, domain, training
 data and the custom component), with progress shown, so the first `make chat` trains and later
 ones start in seconds.
+
+With `workers` > 1 (`make services WORKERS=n`) Rasa forks n Sanic workers on its one port
+(`SANIC_WORKERS`, Rasa's own mechanism) with `endpoints.workers.yml`: the SQLite tracker in WAL mode
+and Redis as the lock store, so each conversation is handled by one worker at a time and in order.
+Redis is REDIS_HOST, or a private redis-server on loopback that lives and dies with the stack.
+`action_workers` > 1 runs the action server as several Sanic workers the same way.
 """
 from __future__ import annotations
 
@@ -13,18 +19,26 @@ import hashlib
 import json
 import logging
 import os
+import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from hamdel.settings import PROJECT_ROOT, get_settings
+
+if TYPE_CHECKING:
+    from sanic import Sanic
 
 logger = logging.getLogger(__name__)
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -36,6 +50,11 @@ MODEL_INPUTS = (
     "scripts/build_word_vectors.py",
 )
 PRODUCTION_POINTER = "production.json"  # written by the console's deploy (console/deploy.py)
+WORKERS_ENDPOINTS = "endpoints.workers.yml"  # endpoints.yml + the Redis lock store
+REDIS_SERVER = "/usr/bin/redis-server"  # Debian's redis-server package
+NO_REDIS = ("workers > 1 needs Redis for Rasa's lock store: install redis-server (Debian/Ubuntu: "
+            "`apt-get install redis-server`) or set REDIS_HOST (and REDIS_PORT, REDIS_PASSWORD) to a running one")
+READY_LINE = b"Rasa server is up and running."  # logged by each Rasa worker once its model is loaded
 QUIET_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
              "PYTHONWARNINGS": "ignore"}
 
@@ -115,6 +134,11 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
     log_dir: Path = PROJECT_ROOT / "var" / "log"
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    workers: int = 1  # Rasa workers (SANIC_WORKERS); > 1 uses endpoints.workers.yml and Redis locks
+    action_workers: int = 1  # action-server workers
+    redis: subprocess.Popen[bytes] | None = field(default=None, repr=False)  # the private one, if started
+    _redis_env: dict[str, str] = field(default_factory=dict, repr=False)
+    _rasa_log_offset: int = field(default=0, repr=False)
 
     @property
     def rasa_url(self) -> str:
@@ -133,14 +157,67 @@ class Stack:
         self.start_actions()
         self.start_rasa(model)
 
+    def _workers_env(self) -> dict[str, str]:
+        """Rasa's environment with `workers` > 1: SANIC_WORKERS and the Redis lock store, whose
+        tracker file is put in WAL mode first."""
+        from hamdel.storage.db import use_wal
+
+        env = self._env()
+        use_wal(env["TRACKER_DB"])
+        if not self._redis_env:
+            settings = get_settings()
+            host = env.get("REDIS_HOST") or settings.redis_host
+            if host:
+                self._redis_env = {"REDIS_HOST": host, "REDIS_PORT": env.get("REDIS_PORT") or str(settings.redis_port),
+                                   "REDIS_PASSWORD": env.get("REDIS_PASSWORD") or settings.redis_password or ""}
+            else:
+                self.start_redis()
+        return {**env, **self._redis_env, "SANIC_WORKERS": str(self.workers)}
+
+    def start_redis(self) -> dict[str, str]:
+        """A private redis-server for the lock store: loopback, a spare port, a random password (given
+        on stdin, not the command line), nothing written to disk; stopped with the stack. Called by
+        `start` when REDIS_HOST is unset, or first to use a private one anyway; returns REDIS_*."""
+        binary = shutil.which("redis-server") or (REDIS_SERVER if Path(REDIS_SERVER).is_file() else None)
+        if binary is None:
+            raise RuntimeError(NO_REDIS)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        port, password = free_port(), secrets.token_urlsafe(24)
+        config = (f"bind 127.0.0.1\nport {port}\nrequirepass {password}\nsave \"\"\nappendonly no\n"
+                  f"daemonize no\nprotected-mode yes\ndir {self.log_dir}\n")
+        self.redis = subprocess.Popen([binary, "-"], stdin=subprocess.PIPE, cwd=self.log_dir,
+                                      stdout=(self.log_dir / "redis.log").open("ab"), stderr=subprocess.STDOUT)
+        assert self.redis.stdin is not None
+        self.redis.stdin.write(config.encode())
+        self.redis.stdin.close()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.redis.poll() is not None:
+                raise RuntimeError(f"redis-server exited (code {self.redis.returncode}); see {self.log_dir / 'redis.log'}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+                    connection.sendall(f"AUTH {password}\r\nPING\r\n".encode())
+                    answer = b""
+                    while b"\r\n" not in answer.partition(b"\r\n")[2] and (chunk := connection.recv(64)):
+                        answer += chunk  # "+OK" then "+PONG", or an error
+                    if b"+PONG" in answer:
+                        self._redis_env = {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(port), "REDIS_PASSWORD": password}
+                        return self._redis_env
+            except OSError:
+                time.sleep(0.1)
+        raise TimeoutError(f"redis-server did not answer on port {port}; see {self.log_dir / 'redis.log'}")
+
     def start_rasa(self, model: Path) -> subprocess.Popen[bytes]:
         """(Re)start Rasa on loopback with its API token; it is always `processes[1]`."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_dir / "rasa.log"
+        self._rasa_log_offset = log.stat().st_size if log.exists() else 0
         process = subprocess.Popen(
             [str(RASA_BIN), "run", "--enable-api", "--auth-token", self.token, "--model", str(model),
-             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml", "--interface", "127.0.0.1",
-             "--port", str(self.rasa_port), "--response-timeout", "60"],
-            cwd=PROJECT_ROOT, env=self._env(), stdout=(self.log_dir / "rasa.log").open("ab"), stderr=subprocess.STDOUT,
+             "--endpoints", WORKERS_ENDPOINTS if self.workers > 1 else "endpoints.yml", "--credentials",
+             "credentials.yml", "--interface", "127.0.0.1", "--port", str(self.rasa_port), "--response-timeout", "60"],
+            cwd=PROJECT_ROOT, env=self._workers_env() if self.workers > 1 else self._env(), stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
         )
         if len(self.processes) > 1:
             self.processes[1] = process
@@ -151,8 +228,10 @@ class Stack:
     def start_actions(self) -> subprocess.Popen[bytes]:
         """(Re)start the action server; it is always `processes[0]`."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        command = ([sys.executable, "-m", "hamdel.services", "actions", "--workers", str(self.action_workers)]
+                   if self.action_workers > 1 else [sys.executable, "-m", "hamdel.action_server"])
         process = subprocess.Popen(
-            [sys.executable, "-m", "hamdel.action_server", "--host", "127.0.0.1", "--port", str(self.action_port)],
+            [*command, "--host", "127.0.0.1", "--port", str(self.action_port)],
             cwd=PROJECT_ROOT, env=self._env(), stdout=(self.log_dir / "actions.log").open("ab"), stderr=subprocess.STDOUT,
         )
         if self.processes:
@@ -161,8 +240,25 @@ class Stack:
             self.processes.append(process)
         return process
 
+    def rasa_worker_pids(self) -> list[int]:
+        """The Rasa workers' process ids: the children Rasa's main process forked (itself, with one worker)."""
+        if len(self.processes) < 2:
+            return []
+        pid = self.processes[1].pid
+        children = [int(child) for task in Path(f"/proc/{pid}/task").glob("*")
+                    for child in (task / "children").read_text().split()] if self.workers > 1 else []
+        return sorted(children) or [pid]
+
+    def _rasa_workers_up(self) -> bool:
+        """With several workers, /status answers once the first one has its model: wait for all."""
+        if self.workers == 1:
+            return True
+        with (self.log_dir / "rasa.log").open("rb") as log:
+            log.seek(self._rasa_log_offset)
+            return log.read().count(READY_LINE) >= self.workers
+
     def wait_ready(self, timeout: float = 240.0) -> None:
-        """Block until the action server answers and Rasa has loaded its model."""
+        """Block until the action server answers and Rasa has loaded its model (in every worker)."""
         deadline = time.monotonic() + timeout
         checks = {f"http://127.0.0.1:{self.action_port}/health": False,
                   f"{self.rasa_url}/status?token={self.token}": False}
@@ -177,7 +273,7 @@ class Stack:
                         checks[url] = response.status_code == 200 and ("status" not in url or bool(response.json().get("model_file")))
                     except httpx.HTTPError:
                         pass
-            if all(checks.values()):
+            if all(checks.values()) and self._rasa_workers_up():
                 return
             time.sleep(1)
         raise TimeoutError(f"servers not ready after {timeout:.0f} s; see {self.log_dir}")
@@ -204,18 +300,62 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
         self.processes.clear()
+        if self.redis is not None:  # after Rasa, which holds its locks there
+            self.redis.terminate()
+            try:
+                self.redis.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.redis.kill()
+            self.redis = None
+            self._redis_env = {}
+
+
+def free_port() -> int:
+    """A port nobody listens on now, on loopback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _action_app(secret: str) -> Sanic:
+    """The action server's app as `python -m hamdel.action_server` builds it; each worker calls this."""
+    from actions.person_shift import warm_up
+    from hamdel.action_server import create_app
+
+    app = create_app(secret)
+    app.config.KEEP_ALIVE_TIMEOUT = 120
+    app.before_server_start(lambda *_: warm_up())
+    return app
+
+
+def serve_actions(host: str, port: int, workers: int) -> None:
+    """The action server as several Sanic workers on one port: Sanic's AppLoader builds the app anew
+    in each (spawned) worker, so nothing but the secret crosses the process boundary."""
+    from sanic import Sanic
+    from sanic.worker.loader import AppLoader
+
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
+    loader = AppLoader(factory=partial(_action_app, get_settings().action_secret()))
+    app = loader.load()
+    app.prepare(host=host, port=port, workers=workers, access_log=False, motd=False)
+    logger.info("action server on %s:%d with %d workers", host, port, workers)
+    Sanic.serve(primary=app, app_loader=loader)
 
 
 @contextmanager
 def running_stack(**kwargs: object) -> Iterator[Stack]:
-    kwargs.setdefault("action_port", get_settings().action_server_port)
+    settings = get_settings()
+    kwargs.setdefault("action_port", settings.action_server_port)
+    kwargs.setdefault("workers", settings.workers)
+    kwargs.setdefault("action_workers", settings.action_workers)
     stack = Stack(**kwargs)  # type: ignore[arg-type]
     model = ensure_model()
     print("[hamdel] starting Rasa and the action server…", flush=True)
-    stack.start(model)
     try:
+        stack.start(model)
         stack.wait_ready()
-        print(f"[hamdel] ready: Rasa on {stack.rasa_url}, actions on :{stack.action_port}", flush=True)
+        workers = f" ({stack.workers} Rasa workers, {stack.action_workers} action workers)" if stack.workers > 1 or stack.action_workers > 1 else ""
+        print(f"[hamdel] ready: Rasa on {stack.rasa_url}, actions on :{stack.action_port}{workers}", flush=True)
         yield stack
     finally:
         stack.stop()
@@ -223,11 +363,18 @@ def running_stack(**kwargs: object) -> Iterator[Stack]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Train if needed, then run Rasa and the action server")
-    parser.add_argument("command", choices=["train", "serve"])
+    parser.add_argument("command", choices=["train", "serve", "actions"],
+                        help="actions: the action server alone, as --workers Sanic workers")
     parser.add_argument("--force", action="store_true", help="train even if nothing changed")
+    parser.add_argument("--host", default=get_settings().action_server_host)
+    parser.add_argument("--port", type=int, default=get_settings().action_server_port)
+    parser.add_argument("--workers", type=int, default=get_settings().action_workers)
     args = parser.parse_args()
     if args.command == "train":
         print(ensure_model(force=args.force, production=False))
+        return
+    if args.command == "actions":
+        serve_actions(args.host, args.port, args.workers)
         return
     with running_stack():
         try:

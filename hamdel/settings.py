@@ -74,6 +74,14 @@ class Settings(BaseSettings):
     models_dir: Path = Field(PROJECT_ROOT / "models", description="where trained models are kept")
     admin_golden_share: float = Field(
         0.2, ge=0, le=1, description="share of approved labels kept for the frozen golden test set, never trained on")
+    # Scaling out with Rasa's own mechanism (`make services WORKERS=n`; docs/architecture.md).
+    workers: int = Field(
+        1, ge=1, le=32, description="Rasa worker processes (SANIC_WORKERS); more than 1 needs the Redis lock store")
+    action_workers: int = Field(1, ge=1, le=32, description="action-server worker processes")
+    redis_host: str | None = Field(
+        None, description="Redis for Rasa's lock store when workers > 1; unset: a private redis-server on loopback")
+    redis_port: int = Field(6379, description="port of REDIS_HOST")
+    redis_password: str | None = Field(None, description="password of REDIS_HOST, if it has one")
     tracker_db_url: str = Field(
         f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}",
         description="SQLAlchemy URL of Rasa's tracker store, read by the console's inbox")
