@@ -20,8 +20,8 @@ lock:  ## re-resolve requirements/*.txt into the hashed requirements/*.lock (aft
 train: setup  ## train the model into models/ if its inputs changed
 	@$(PY) -m hamdel.services train
 
-services: setup  ## Rasa (HTTP API + REST on 127.0.0.1:5005) and the action server (5055), until Ctrl+C
-	@$(PY) -m hamdel.services serve
+services: setup  ## Rasa (HTTP API + REST on 127.0.0.1:5005) and the action server (5055), until Ctrl+C. WORKERS=n Rasa workers (Redis lock store), ACTION_WORKERS=n
+	@$(if $(WORKERS),WORKERS=$(WORKERS) )$(if $(ACTION_WORKERS),ACTION_WORKERS=$(ACTION_WORKERS) )$(PY) -m hamdel.services serve
 
 admin: setup  ## the admins' web console on ADMIN_HOST:ADMIN_PORT (127.0.0.1:8000), next to make services
 	@$(PY) -m console
