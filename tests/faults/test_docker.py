@@ -101,6 +101,22 @@ def test_images_run_as_a_user_that_owns_its_data_directory_and_carry_no_test_too
     assert set(ignored) & {"!tests", "!tests/console", "!tests/bot"} == set()  # only the held-out files come back
 
 
+def test_rasa_and_the_actions_run_several_workers_on_the_redis_lock_store() -> None:
+    """Rasa's own scale-out (SANIC_WORKERS) is only allowed with a shared lock store; the local
+    endpoints.workers.yml is endpoints.yml plus the same Redis lock store as production."""
+    services = COMPOSE["services"]
+    rasa = services["rasa"]
+    assert rasa["environment"]["SANIC_WORKERS"] == "${WORKERS:-2}"
+    assert rasa["environment"]["REDIS_HOST"] == "redis" and rasa["depends_on"]["redis"] == {"condition": "service_healthy"}
+    assert "--endpoints endpoints.production.yml" in DOCKERFILE.split("AS app", 1)[0]
+    assert services["actions"]["command"][-2:] == ["--workers", "${ACTION_WORKERS:-2}"]
+    production, local, workers = (yaml.safe_load((PROJECT_ROOT / name).read_text(encoding="utf-8"))
+                                  for name in ("endpoints.production.yml", "endpoints.yml", "endpoints.workers.yml"))
+    assert production["lock_store"]["type"] == workers["lock_store"]["type"] == "redis"
+    assert workers["lock_store"] == production["lock_store"]
+    assert {key: value for key, value in workers.items() if key != "lock_store"} == local
+
+
 def test_the_bot_health_check_follows_its_heartbeat(database_url: str) -> None:
     assert not health.healthy()
     health.beat()
