@@ -158,12 +158,8 @@ class Stack:
         self.start_rasa(model)
 
     def _workers_env(self) -> dict[str, str]:
-        """Rasa's environment with `workers` > 1: SANIC_WORKERS and the Redis lock store, whose
-        tracker file is put in WAL mode first."""
-        from hamdel.storage.db import use_wal
-
+        """Rasa's environment with `workers` > 1: SANIC_WORKERS and the Redis lock store."""
         env = self._env()
-        use_wal(env["TRACKER_DB"])
         if not self._redis_env:
             settings = get_settings()
             host = env.get("REDIS_HOST") or settings.redis_host
@@ -212,6 +208,11 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / "rasa.log"
         self._rasa_log_offset = log.stat().st_size if log.exists() else 0
+        # WAL: readers do not wait for the writer, and a commit appends to the log instead of
+        # rewriting pages (docs/performance.md); one worker or several.
+        from hamdel.storage.db import use_wal
+
+        use_wal(self._env()["TRACKER_DB"])
         process = subprocess.Popen(
             [str(RASA_BIN), "run", "--enable-api", "--auth-token", self.token, "--model", str(model),
              "--endpoints", WORKERS_ENDPOINTS if self.workers > 1 else "endpoints.yml", "--credentials",
