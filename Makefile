@@ -61,9 +61,9 @@ full-stack-test: train  ## start Rasa and the action server, hold a real convers
 report: setup  ## complaint measures over a date range: make report FROM=2026-11-01 TO=2026-11-30
 	@$(PY) -m followups.report $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) --png var/report.png
 
-bench: setup  ## benchmarks (print figures): follow-up scheduler, then turn latency through Rasa
+bench: setup  ## benchmarks (print figures): Hamdel against a stock `rasa init` bot (latency, throughput, memory), the Telegram path, the follow-up scheduler. QUICK=1 for a short run, WORKERS=n Rasa processes
+	@$(PY) benchmarks/bench.py $(if $(QUICK),--quick) $(if $(WORKERS),--workers $(WORKERS))
 	@$(PY) benchmarks/followups_bench.py
-	@$(PY) benchmarks/turn_latency.py
 
 clean:  ## remove models, logs and the local database (not the environments)
 	rm -rf models var results .pytest_cache
