@@ -45,8 +45,11 @@ def install() -> bool:
     validator_class = validator_for(schema)
     validator_class.check_schema(schema)
     validator = validator_class(schema)
+    by_event = _event_validators(schema, validator_class)
 
     def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
+        if _accepted_by_event_type(result, by_event):
+            return True
         error = best_match(validator.iter_errors(result))
         if error is None:
             return True
@@ -60,4 +63,36 @@ def install() -> bool:
     assert issubclass(ValidationError, Exception)
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     _INSTALLED = True
+    return True
+
+
+def _event_validators(schema: dict[str, Any], validator_class: Any) -> dict[str, Any]:
+    """One validator per event type: the event schema's common part plus that type's alternative.
+
+    Rasa's event schema is `oneOf` 23 alternatives, each pinning `event` to a different constant,
+    so an event can match at most the alternative named by its own `event`; checking only that
+    one accepts exactly what the `oneOf` accepts, without trying the other 22."""
+    event_schema = schema["properties"]["events"]["items"]
+    common = {key: value for key, value in event_schema.items() if key != "oneOf"}
+    validators = {}
+    for alternative in event_schema["oneOf"]:
+        name = alternative["properties"]["event"]["const"]
+        validators[name] = validator_class({"allOf": [common, alternative]})
+    return validators
+
+
+def _accepted_by_event_type(result: Any, by_event: dict[str, Any]) -> bool:
+    """True when `result` is certainly valid; False means "ask the full validator", which then
+    gives Rasa's own error, so a refusal reads exactly as before."""
+    if not isinstance(result, dict):
+        return False
+    events, responses = result.get("events", []), result.get("responses", [])
+    if not isinstance(events, list) or not isinstance(responses, list):
+        return False
+    if not all(isinstance(response, dict) for response in responses):
+        return False
+    for event in events:
+        validator = by_event.get(event.get("event")) if isinstance(event, dict) and isinstance(event.get("event"), str) else None
+        if validator is None or not validator.is_valid(event):
+            return False
     return True

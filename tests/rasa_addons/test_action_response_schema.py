@@ -32,6 +32,16 @@ answers = {
     "slot_without_name": {"events": [{"event": "slot", "value": 3}], "responses": []},
     "unknown_event": {"events": [{"event": "format_disk"}], "responses": []},
     "response_not_an_object": {"events": [], "responses": ["hello"]},
+    "event_name_not_a_string": {"events": [{"event": 3}], "responses": []},
+    "user_with_bad_entities": {"events": [{"event": "user", "text": "x", "parse_data": {"entities": [{"entity": 1}]}}]},
+    "action_with_bad_confidence": {"events": [{"event": "action", "name": "x", "confidence": "high"}]},
+    "bad_timestamp": {"events": [{"event": "bot", "timestamp": "now"}]},
+    "full_user_event": {"events": [{"event": "user", "text": "سلام", "timestamp": 1.5, "metadata": {"turn_id": "7"},
+                                    "parse_data": {"intent": {"name": "greet", "confidence": 0.9},
+                                                   "entities": [{"entity": "order_id", "value": "4587123", "start": 1, "end": 3}],
+                                                   "intent_ranking": [{"name": "greet", "confidence": 0.9}]}},
+                                   {"event": "action", "name": "utter_x", "policy": None, "confidence": 1.0},
+                                   {"event": "followup", "name": "action_x"}, {"event": "reset_slots"}]},
 }
 report = {"replaced": patched is not stock, "answers": {}}
 for name, answer in answers.items():
@@ -62,13 +72,15 @@ def test_importing_hamdels_components_replaces_rasas_check(report: dict) -> None
     assert report["replaced"]
 
 
-@pytest.mark.parametrize("name", ["good", "empty"])
+@pytest.mark.parametrize("name", ["good", "empty", "full_user_event"])
 def test_a_well_formed_answer_is_accepted_by_both(report: dict, name: str) -> None:
     stock, patched = report["answers"][name]
     assert stock == patched == ["accepted", True]
 
 
-@pytest.mark.parametrize("name", ["events_not_a_list", "slot_without_name", "unknown_event", "response_not_an_object"])
+@pytest.mark.parametrize("name", ["events_not_a_list", "slot_without_name", "unknown_event", "response_not_an_object",
+                                  "event_name_not_a_string", "user_with_bad_entities", "action_with_bad_confidence",
+                                  "bad_timestamp"])
 def test_a_malformed_answer_is_refused_with_rasas_own_message(report: dict, name: str) -> None:
     stock, patched = report["answers"][name]
     assert stock[0] == patched[0] == "refused"
