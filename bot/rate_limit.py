@@ -6,6 +6,12 @@ means Telegram did not deliver the message, so sending it again cannot duplicate
 limit private chats, which is where Hamdel sends most: a Rasa answer is often three messages in a
 row. This subclass adds a per-chat leaky bucket (aiolimiter, the library AIORateLimiter itself
 uses) for positive chat ids: a short burst of `private_burst` messages, then one per second.
+
+The limits are Telegram's limits on *messages*. AIORateLimiter counts every call that names a chat,
+so the typing indicator, the removal of a keyboard after a press and other edits used the same 30
+per second: about 2.4 calls per customer message, which capped the bot near 13–16 customer messages
+per second (benchmarks/telegram_path.py, docs/performance.md). Calls that send no message keep the
+retry after a 429 and the pause every call takes after one, but no longer queue behind messages.
 """
 from __future__ import annotations
 
@@ -60,7 +66,11 @@ class HamdelRateLimiter(AIORateLimiter):
             chat_id = int(chat_id) if chat_id is not None else None
         except (TypeError, ValueError):
             chat_id = None
-        if chat_id is not None and chat_id > 0 and endpoint in SENDING_METHODS:
+        if endpoint not in SENDING_METHODS:
+            # No chat id for the base class: no share of the message limits, the same 429 retries.
+            unlimited = {key: value for key, value in data.items() if key != "chat_id"}
+            return await super().process_request(callback, args, kwargs, endpoint, unlimited, rate_limit_args)
+        if chat_id is not None and chat_id > 0:
             async with self._private_limiter(chat_id):
                 return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
         return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
