@@ -47,6 +47,11 @@ class PersianNormalizer(GraphComponent):
             self._normalise(message, keep_entities=False)
         return messages
 
+    @classmethod
+    def process_one(cls, message: Message) -> None:
+        """What `process` does to one live message (rasa_addons/intent_payloads.py uses it)."""
+        cls._normalise(message, keep_entities=False)
+
     @staticmethod
     def _normalise(message: Message, keep_entities: bool) -> None:
         text: Optional[Text] = message.get(TEXT)
