@@ -334,8 +334,7 @@ def hamdel_stack(workers: int, workdir: Path) -> Iterator[Target]:
     url = f"sqlite:///{workdir / 'hamdel.db'}"
     migrate(url)
     env = {"DATABASE_URL": url, "HAMDEL_SPOOL": str(workdir / "spool.jsonl"), "TRACKER_DB": str(workdir / "tracker.db")}
-    extra: dict[str, Any] = {"workers": workers} if workers > 1 else {}
-    stack = Stack(rasa_port=16005, action_port=16055, log_dir=workdir / "log", env=env, **extra)
+    stack = Stack(rasa_port=16005, action_port=16055, log_dir=workdir / "log", env=env, workers=workers)
     stack.start(ensure_model())
     try:
         stack.wait_ready(timeout=300)
@@ -398,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             print("\n(the Telegram-path benchmark is not available)")
         else:
             print("\n[bench] the Telegram path: updates → bot → Rasa → replies, through the Bot API stand-in")
-            results["telegram"] = telegram_path.main(["--seconds", "20"] if args.quick else [])
+            results["telegram"] = telegram_path.main(["--workers", str(args.workers)] + (["--seconds", "20"] if args.quick else []))
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
     return results

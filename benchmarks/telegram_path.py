@@ -15,7 +15,7 @@ What runs, all on this machine:
 
 The load, and why it is shaped so:
   * Every customer works through one whole complaint conversation, the one `benchmarks/bench.py`
-    and `turn_latency.py` send through the REST channel, so the figures sit beside theirs: the
+    sends through the REST channel, so the figures sit beside its own: the
     story (text), «همین بود» and «بله، درسته» (button presses: callback queries carrying the
     buttons' `r:/deny` and `r:/affirm` data on the bot message that showed them, as Telegram sends
     them; typing "/deny" would be an unknown command to the bot), then the wish (text), which
@@ -439,7 +439,7 @@ async def _drive(workdir: Path, database_url: str, rasa_url: str, rasa_token: st
 
 
 def run(*, rate: float = 30.0, seconds: float = 60.0, customers: int = 200, drain: float = 30.0,
-        workdir: Path | None = None) -> dict[str, Any]:
+        workdir: Path | None = None, workers: int = 1) -> dict[str, Any]:
     """Start everything, measure, stop everything; the figures as a dict (nothing printed but progress)."""
     from hamdel.services import Stack, free_port
     from hamdel.storage.db import migrate
@@ -451,7 +451,7 @@ def run(*, rate: float = 30.0, seconds: float = 60.0, customers: int = 200, drai
     token = secrets.token_urlsafe(24)
     stack = Stack(rasa_port=free_port(), action_port=free_port(), log_dir=workdir / "log",
                   env={"DATABASE_URL": database_url, "HAMDEL_SPOOL": str(workdir / "spool.jsonl"),
-                       "TRACKER_DB": str(workdir / "tracker.db"), "RASA_TOKEN": token})
+                       "TRACKER_DB": str(workdir / "tracker.db"), "RASA_TOKEN": token}, workers=workers)
     model = _model()
     started = time.monotonic()
     print(f"[telegram] starting Rasa and the action server (logs in {workdir})…", flush=True)
@@ -502,10 +502,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the clock sends")
     parser.add_argument("--customers", type=int, default=200, help="most conversations under way at once")
     parser.add_argument("--drain", type=float, default=30.0, help="longest wait for answers still owed")
+    parser.add_argument("--workers", type=int, default=1, help="Rasa processes (several need redis-server)")
     args = parser.parse_args(argv)
     if args.rate <= 0 or args.seconds <= 0 or args.customers < 1 or args.drain < 0:
         parser.error("--rate and --seconds must be positive, --customers at least 1, --drain not negative")
-    figures = run(rate=args.rate, seconds=args.seconds, customers=args.customers, drain=args.drain)
+    figures = run(rate=args.rate, seconds=args.seconds, customers=args.customers, drain=args.drain, workers=args.workers)
     print(report(figures), flush=True)
     return figures
 
