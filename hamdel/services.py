@@ -214,7 +214,7 @@ class Stack:
 
         use_wal(self._env()["TRACKER_DB"])
         process = subprocess.Popen(
-            [str(RASA_BIN), "run", "--enable-api", "--auth-token", self.token, "--model", str(model),
+            [str(RASA_BIN), "run", "--enable-api", f"--auth-token={self.token}", "--model", str(model),
              "--endpoints", WORKERS_ENDPOINTS if self.workers > 1 else "endpoints.yml", "--credentials",
              "credentials.yml", "--interface", "127.0.0.1", "--port", str(self.rasa_port), "--response-timeout", "60"],
             cwd=PROJECT_ROOT, env=self._workers_env() if self.workers > 1 else self._env(), stdout=log.open("ab"),

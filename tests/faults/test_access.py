@@ -125,7 +125,7 @@ def test_the_action_server_answers_rasa_with_the_secret(action_server: tuple[str
 def test_the_action_server_and_rasa_listen_on_loopback_by_default() -> None:
     assert Settings(_env_file=None).action_server_host == "127.0.0.1"
     command = (PROJECT_ROOT / "hamdel" / "services.py").read_text(encoding="utf-8")
-    assert '"--interface", "127.0.0.1"' in command and '"--auth-token"' in command
+    assert '"--interface", "127.0.0.1"' in command and 'f"--auth-token={self.token}"' in command
     endpoints = (PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8")
     assert "X-Hamdel-Action-Secret: ${ACTION_SERVER_SECRET}" in endpoints
 
