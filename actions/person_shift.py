@@ -16,6 +16,8 @@ Pure functions; the lexicon and stems are loaded once, lazily (about 0.2 s).
 """
 from __future__ import annotations
 
+import importlib.util
+
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -137,9 +139,12 @@ class _Lexicon:
 @lru_cache(maxsize=1)
 def _lexicon() -> _Lexicon:
     """Load hazm's word list and verb stems once."""
-    import hazm  # imported lazily: `import hazm` costs about a second
-
-    data = Path(hazm.__file__).resolve().parent / "data"
+    # Only hazm's data files are read: locating the package without importing it spares the action
+    # server hazm's imports (nltk, scikit-learn: about 120 MB and a second, docs/performance.md).
+    spec = importlib.util.find_spec("hazm")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("hazm is not installed")
+    data = Path(next(iter(spec.submodule_search_locations))).resolve() / "data"
     words: dict[str, int] = {}
     adjectives: set[str] = set(_STATES)
     with open(data / "words.dat", encoding="utf-8") as handle:
