@@ -4,12 +4,14 @@
 
 Why a stock bot: absolute milliseconds depend on the machine, the ratio to Rasa's own example bot
 (trained here by `rasa init`, no custom actions, in-memory tracker) does not, so the issue's targets
-are ratios. The two stacks never run at the same time: each is started, measured and stopped.
+are ratios. Both stacks are started together; the 1-user phase alternates between them in rounds,
+so a drift of the machine's speed touches both alike, and each load phase runs while the other bot
+sits idle.
 
 What is measured, through Rasa's REST channel (POST /webhooks/rest/webhook), with whole
 conversations (Hamdel: a complaint story, "that's all", "yes, that's it", a wish → ticket;
 stock: the mood bot's greet, sad, yes, bye):
-  * one user: conversations one after another; per-turn p50 / p95;
+  * one user: conversations one after another, alternating rounds; per-turn p50 / p95;
   * 20 users at once, each starting its next turn when the last was answered (closed loop):
     per-turn p50 / p95 and messages per second, which is the rate at saturation;
   * sustained rate: messages arrive on a fixed clock (open loop; a customer still waits for the
@@ -239,16 +241,38 @@ def rss_mb(pids: Sequence[int]) -> float:
     return total_kb / 1024
 
 
-async def measure(target: Target, quick: bool) -> dict[str, Any]:
-    """Every figure for one running target."""
-    conversations, burst, step = (6, 8.0, 6.0) if quick else (25, 20.0, 12.0)
+async def one_user_paired(targets: Sequence[Target], pairs: int, conversations: int) -> dict[str, tuple[Phase, dict[str, Phase]]]:
+    """The 1-user phase, alternated: `pairs` rounds of `conversations` for each target in turn, so
+    a drift of the machine's speed (this one moves by 10–25 % between runs) touches both alike."""
+    results = {t.name: (Phase(), {kind: Phase() for kind, _ in t.turns}) for t in targets}
+    clients = {t.name: httpx.AsyncClient(base_url=t.url, timeout=120) for t in targets}
+    try:
+        for target in targets:
+            await one_user(clients[target.name], target, 3, "warm")
+        for round_ in range(pairs):
+            for target in targets:
+                phase, by_kind = await one_user(clients[target.name], target, conversations, f"p{round_}")
+                total, kinds = results[target.name]
+                total.latencies += phase.latencies
+                total.lost += phase.lost
+                total.seconds += phase.seconds
+                for sender, count in phase.senders.items():
+                    total.senders[sender] = count
+                for kind, values in by_kind.items():
+                    kinds[kind].latencies += values.latencies
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    return results
+
+
+async def measure(target: Target, quick: bool, single: Phase, by_kind: dict[str, Phase]) -> dict[str, Any]:
+    """Every figure for one running target, given its 1-user phase."""
+    burst, step = (8.0, 6.0) if quick else (20.0, 12.0)
     figures: dict[str, Any] = {}
     peak = 0.0
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with httpx.AsyncClient(base_url=target.url, timeout=120, limits=limits) as client:
-        await one_user(client, target, 3, "warm")
-        print(f"  [{target.name}] one user, {conversations} conversations…", flush=True)
-        single, by_kind = await one_user(client, target, conversations, "m")
         figures["one_user"] = {"p50": single.p(50), "p95": single.p(95), "lost": single.lost,
                                "by_turn": {k: round(v.p(50), 1) for k, v in by_kind.items()}}
         print(f"  [{target.name}] {CONCURRENT_USERS} users at once for {burst:g} s…", flush=True)
@@ -382,13 +406,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     results: dict[str, Any] = {"machine": {"cores": os.cpu_count()}, "workers": args.workers}
+    pairs, conversations = (2, 3) if args.quick else (6, 5)
     with tempfile.TemporaryDirectory(prefix="hamdel-bench-") as tmp:
-        print("[bench] Hamdel…", flush=True)
-        with hamdel_stack(args.workers, Path(tmp)) as target:
-            results["hamdel"] = asyncio.run(measure(target, args.quick))
-    print("[bench] stock `rasa init` bot…", flush=True)
-    with stock_stack() as target:
-        results["stock"] = asyncio.run(measure(target, args.quick))
+        print("[bench] starting Hamdel and the stock `rasa init` bot…", flush=True)
+        with hamdel_stack(args.workers, Path(tmp)) as hamdel, stock_stack() as stock:
+            print(f"[bench] one user, {pairs} alternating rounds of {conversations} conversations each…", flush=True)
+            single = asyncio.run(one_user_paired([hamdel, stock], pairs, conversations))
+            for key, target in (("hamdel", hamdel), ("stock", stock)):
+                results[key] = asyncio.run(measure(target, args.quick, *single[target.name]))
     report(results["stock"], results["hamdel"], args.workers)
     if not args.no_telegram:
         try:
