@@ -382,8 +382,8 @@ def report(stock: dict[str, Any], hamdel: dict[str, Any], workers: int) -> None:
         ("sustained msg/s, p95 ≤ 1 s", stock["sustained"]["rate"], hamdel["sustained"]["rate"], "≥ 30, ≥ 2×"),
         ("RSS of the whole stack (MB)", stock["rss_mb"], hamdel["rss_mb"], "≤ 1,500 MB"),
     ]
-    print(f"\nHamdel ({workers} Rasa process{'es' if workers > 1 else ''}) and the stock `rasa init` bot, "
-          f"one after the other on this machine ({os.cpu_count()} cores)")
+    print(f"\nHamdel ({workers} Rasa process{'es' if workers > 1 else ''}) and the stock `rasa init` bot "
+          f"on this machine ({os.cpu_count()} cores)")
     print(f"{'':34}{'stock':>10}{'Hamdel':>10}{'ratio':>9}   target")
     for label, s, h, goal in rows:
         print(f"{label:34}{s:>10.1f}{h:>10.1f}{ratio(h, s):>9}   {goal}")
