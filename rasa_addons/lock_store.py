@@ -51,7 +51,7 @@ import logging
 from collections import deque
 from typing import Any
 
-from rasa.core.lock import Ticket, TicketLock
+from rasa.core.lock import Ticket as LockTicket, TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
@@ -121,10 +121,10 @@ return remaining
 
 def _tickets(conversation_id: str, items: list[Any]) -> TicketLock:
     """Rasa's `TicketLock` for list items `b"<number>:<expires ms>"` (the lock's state, to read)."""
-    tickets: deque[Ticket] = deque()
+    tickets: deque[LockTicket] = deque()
     for item in items:
         number, _, expires = (item.decode() if isinstance(item, bytes) else str(item)).partition(":")
-        tickets.append(Ticket(int(number), int(expires) / 1000))
+        tickets.append(LockTicket(int(number), int(expires) / 1000))
     return TicketLock(conversation_id, tickets)
 
 

@@ -112,7 +112,7 @@ def test_rasa_and_the_actions_run_several_workers_on_the_redis_lock_store() -> N
     assert services["actions"]["command"][-2:] == ["--workers", "${ACTION_WORKERS:-2}"]
     production, local, workers = (yaml.safe_load((PROJECT_ROOT / name).read_text(encoding="utf-8"))
                                   for name in ("endpoints.production.yml", "endpoints.yml", "endpoints.workers.yml"))
-    assert production["lock_store"]["type"] == workers["lock_store"]["type"] == "redis"
+    assert production["lock_store"]["type"] == workers["lock_store"]["type"] == "rasa_addons.lock_store.AtomicRedisLockStore"
     assert workers["lock_store"] == production["lock_store"]
     assert {key: value for key, value in workers.items() if key != "lock_store"} == local
 
