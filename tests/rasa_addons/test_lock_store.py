@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from hamdel.services import REDIS_SERVER, free_port
+from hamdel.services import REDIS_SERVER, Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
@@ -167,50 +164,20 @@ print(json.dumps(report))
 """
 
 
-def _redis_binary() -> str | None:
-    return shutil.which("redis-server") or (REDIS_SERVER if Path(REDIS_SERVER).is_file() else None)
-
-
 @pytest.fixture(scope="module")
 def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]]:
-    binary = _redis_binary()
-    if binary is None:
+    """A private redis-server, started and stopped the way the stack does it (Stack.start_redis)."""
+    if shutil.which("redis-server") is None and not Path(REDIS_SERVER).is_file():
         message = "redis-server is not installed (apt-get install redis-server); the lock store test needs one"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    workdir = tmp_path_factory.mktemp("redis")
-    port, password = free_port(), secrets.token_urlsafe(24)
-    config = (f"bind 127.0.0.1\nport {port}\nrequirepass {password}\nsave \"\"\nappendonly no\n"
-              f"daemonize no\nprotected-mode yes\ndir {workdir}\n")
-    server = subprocess.Popen([binary, "-"], stdin=subprocess.PIPE, cwd=workdir,
-                              stdout=(workdir / "redis.log").open("ab"), stderr=subprocess.STDOUT)
-    assert server.stdin is not None
-    server.stdin.write(config.encode())
-    server.stdin.close()
+    stack = Stack(log_dir=tmp_path_factory.mktemp("redis"))
+    env = stack.start_redis()
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            assert server.poll() is None, (workdir / "redis.log").read_text()
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
-                    connection.sendall(f"AUTH {password}\r\nPING\r\n".encode())
-                    answer = b""
-                    while b"+PONG" not in answer and (chunk := connection.recv(64)):
-                        answer += chunk
-                    if b"+PONG" in answer:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "redis-server did not answer"
-            time.sleep(0.1)
-        yield port, password
+        yield int(env["REDIS_PORT"]), env["REDIS_PASSWORD"]
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stack.stop()
 
 
 @pytest.fixture(scope="module")
