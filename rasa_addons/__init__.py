@@ -6,7 +6,16 @@ Importing the package also installs two speed-ups of Rasa 3.6 that change no res
 whose answer Rasa would discard (intent_payloads.py). Rasa imports this package when it loads
 Hamdel's model, so every Rasa process serving Hamdel gets them.
 """
+import logging
+
+import rasa
+
 from rasa_addons import action_response_schema, intent_payloads
 
-action_response_schema.install()
-intent_payloads.install()
+# Both replace a method of Rasa 3.6 whose code they were written against; on another version Rasa is
+# left exactly as it is.
+if str(rasa.__version__).startswith("3.6."):
+    action_response_schema.install()
+    intent_payloads.install()
+else:
+    logging.getLogger(__name__).warning("rasa %s: Hamdel's speed-ups of Rasa 3.6 are not installed", rasa.__version__)

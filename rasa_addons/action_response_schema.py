@@ -16,10 +16,8 @@ services`, `rasa test`, the Docker image. Guarded by version: on any Rasa but 3.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-logger = logging.getLogger(__name__)
 _INSTALLED = False
 
 
@@ -28,18 +26,10 @@ def install() -> bool:
     global _INSTALLED
     if _INSTALLED:
         return True
-    try:
-        import rasa
-        from jsonschema import ValidationError
-        from jsonschema.exceptions import best_match
-        from jsonschema.validators import validator_for
-        from rasa.core.actions.action import RemoteAction
-        from rasa.shared.constants import DOCS_BASE_URL
-    except ImportError:  # not the Rasa environment
-        return False
-    if not str(rasa.__version__).startswith("3.6."):
-        logger.warning("rasa %s: the action response schema is left as Rasa compiles it", rasa.__version__)
-        return False
+    from jsonschema.exceptions import best_match
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.constants import DOCS_BASE_URL
 
     schema = RemoteAction.action_response_format_spec()
     validator_class = validator_for(schema)
@@ -60,7 +50,6 @@ def install() -> bool:
         raise error
 
     _validate_action_result.__doc__ = "Rasa's check of an action server answer, against a schema compiled once."
-    assert issubclass(ValidationError, Exception)
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     _INSTALLED = True
     return True

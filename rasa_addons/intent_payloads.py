@@ -14,10 +14,8 @@ package (rasa_addons/__init__.py) and only on Rasa 3.6.x, like the action-respon
 """
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-logger = logging.getLogger(__name__)
 _INSTALLED = False
 
 
@@ -26,17 +24,11 @@ def install() -> bool:
     global _INSTALLED
     if _INSTALLED:
         return True
-    try:
-        import rasa
-        from rasa.core.processor import MessageProcessor
-        from rasa.nlu.classifiers.regex_message_handler import RegexMessageHandler
-        from rasa.shared.constants import INTENT_MESSAGE_PREFIX
-        from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
-        from rasa.shared.nlu.training_data.message import Message
-    except ImportError:  # not the Rasa environment
-        return False
-    if not str(rasa.__version__).startswith("3.6."):
-        return False
+    from rasa.core.processor import MessageProcessor
+    from rasa.nlu.classifiers.regex_message_handler import RegexMessageHandler
+    from rasa.shared.constants import INTENT_MESSAGE_PREFIX
+    from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+    from rasa.shared.nlu.training_data.message import Message
 
     from rasa_addons.persian_normalizer import PersianNormalizer
 
