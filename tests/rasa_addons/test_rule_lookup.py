@@ -1,0 +1,98 @@
+"""RulePolicy picks the same candidate rules after rasa_addons/rule_lookup.py stops its walk early:
+rules cut from the project's own conversations (some loosened, some with a changed value, some
+requiring a slot to be unset, some from the start of a conversation), asked about every step of
+every conversation.
+
+Runs in `.venv` and drives `.venv-rasa` through a subprocess, like test_action_response_schema.py.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+
+SCRIPT = r"""
+import json, random
+from rasa.core.policies.rule_policy import RulePolicy
+from rasa.shared.core.constants import SHOULD_NOT_BE_SET
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+
+stock = RulePolicy._get_possible_keys
+import rasa_addons  # noqa: F401  (importing the package installs the shorter walk)
+patched = RulePolicy._get_possible_keys
+policy = RulePolicy.__new__(RulePolicy)  # the lookup uses no trained attribute of the policy
+
+domain = Domain.load("domain.yml")
+steps = []
+for path in ("nlu_data/stories/complaint.yml", "tests/test_stories.yml"):
+    steps += YAMLStoryReader(domain).read_from_file(path)
+rng = random.Random(1405)
+conversations = []
+for step in steps:
+    tracker = DialogueStateTracker(step.block_name, domain.slots)
+    for event in step.events:
+        if not isinstance(event, ActionExecuted) or event.action_name:
+            tracker.update(event, domain)
+    conversations.append(domain.states_for_tracker_history(tracker))
+
+
+def cut_rule(states):
+    length = rng.randint(1, 5)
+    start = 0 if rng.random() < 0.15 else rng.randint(0, max(0, len(states) - length))
+    rule = [json.loads(json.dumps(state)) for state in states[start:start + length]]
+    for state in rule:
+        for sub_state in state.values():
+            for key in list(sub_state):
+                roll = rng.random()
+                if roll < 0.25:
+                    del sub_state[key]  # a looser rule
+                elif roll < 0.30:
+                    sub_state[key] = "something else"  # a rule that does not match here
+                elif roll < 0.35:
+                    sub_state[key] = SHOULD_NOT_BE_SET
+    return json.dumps(rule, sort_keys=True)
+
+
+lookup = {cut_rule(rng.choice(conversations)): "action" for _ in range(400)}
+report = {"replaced": patched is not stock, "rules": len(lookup), "questions": 0, "matched": 0, "differences": []}
+for number, states in enumerate(conversations):
+    for end in range(1, len(states) + 1):
+        want = stock(policy, lookup, states[:end])
+        got = patched(policy, lookup, states[:end])
+        report["questions"] += 1
+        report["matched"] += bool(want)
+        if got != want:
+            report["differences"].append([number, end, len(want), len(got)])
+print(json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    if not RASA_PYTHON.exists():
+        pytest.skip("no Rasa environment (.venv-rasa); run make setup")
+    result = subprocess.run(
+        [str(RASA_PYTHON), "-c", SCRIPT], capture_output=True, text=True, cwd=ROOT, timeout=600,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_importing_hamdels_components_replaces_rasas_walk(report: dict) -> None:
+    assert report["replaced"]
+
+
+def test_every_step_of_every_conversation_gets_the_same_candidate_rules(report: dict) -> None:
+    assert report["rules"] > 300
+    assert report["questions"] > 300
+    assert report["matched"] > report["questions"] / 4  # the rules do match often, so the check means something
+    assert report["differences"] == []
