@@ -4,15 +4,17 @@ Importing the package also installs speed-ups of Rasa 3.6 that change no result
 (docs/performance.md): Rasa's action-response schema compiled once instead of on every action call
 (action_response_schema.py), «/intent» button payloads unpacked without running the NLU graph
 whose answer Rasa would discard (intent_payloads.py), event classes looked up once per type name
-(event_types.py), and the policies' past states replayed only for the events added since the last
-step (tracker_states.py). Rasa imports this package when it loads
+(event_types.py), the policies' past states replayed only for the events added since the last
+step (tracker_states.py), RulePolicy asking only the rules that can match (rule_lookup.py), and
+Rasa's tracker-store wrapper asking the store itself whether a conversation exists
+(tracker_store.py, whose store keeps the conversations it has just saved). Rasa imports this package when it loads
 Hamdel's model, so every Rasa process serving Hamdel gets them.
 """
 import logging
 
 import rasa
 
-from rasa_addons import action_response_schema, event_types, intent_payloads, rule_lookup, tracker_states
+from rasa_addons import action_response_schema, event_types, intent_payloads, rule_lookup, tracker_states, tracker_store
 
 # Each replaces a method of Rasa 3.6 whose code they were written against; on another version Rasa is
 # left exactly as it is.
@@ -22,5 +24,6 @@ if str(rasa.__version__).startswith("3.6."):
     event_types.install()
     tracker_states.install()
     rule_lookup.install()
+    tracker_store.install()
 else:
     logging.getLogger(__name__).warning("rasa %s: Hamdel's speed-ups of Rasa 3.6 are not installed", rasa.__version__)

@@ -107,6 +107,12 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             while len(self._kept) > self.capacity:
                 self._kept.popitem(last=False)
 
+    async def exists(self, conversation_id: str) -> bool:
+        """Whether the conversation has any row: Rasa's `exists` reads the whole tracker for this
+        (and, here, would use up the kept one that the request's own read needs next)."""
+        with self.session_scope() as session:
+            return self._rows(session, conversation_id)[0] > 0
+
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
         """The events not yet stored: known for a tracker this store handed out or saved; for any
         other, Rasa's count of the stored ones."""
@@ -134,6 +140,31 @@ def _row(sender_id: str, event: Any) -> dict[str, Any]:
         "action_name": data.get("name"),
         "data": json.dumps(data),
     }
+
+
+def install() -> bool:
+    """Let Rasa's `FailSafeTrackerStore` (the wrapper Rasa puts around every tracker store) ask the
+    wrapped store whether a conversation exists. Rasa's wrapper answers with the base method, which
+    reads the whole tracker through `retrieve`: with this store that used up the kept tracker just
+    before the request's own read (Rasa's predict and execute endpoints check first, then read).
+    Errors are handled as the wrapper's `retrieve` handles them, so the answer is Rasa's: False.
+    Installed by `rasa_addons/__init__.py` on Rasa 3.6 only."""
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    if getattr(FailSafeTrackerStore.exists, "_hamdel", False):
+        return True
+
+    async def exists(self: FailSafeTrackerStore, conversation_id: str) -> bool:
+        try:
+            return bool(await self._tracker_store.exists(conversation_id))
+        except Exception as error:
+            self.on_tracker_store_retrieve_error(error)
+            return False
+
+    exists.__doc__ = "Whether the wrapped store has the conversation (rasa_addons/tracker_store.py)."
+    exists._hamdel = True  # type: ignore[attr-defined]
+    FailSafeTrackerStore.exists = exists  # type: ignore[method-assign]
+    return True
 
 
 def _reads_back_as_is(tracker: DialogueStateTracker) -> bool:

@@ -6,14 +6,16 @@ This also proves that rasa-sdk 3.21 on Python 3.11 serves Rasa 3.6 (the two envi
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import subprocess
 
 import httpx
 import pytest
 from sqlalchemy import select
 
 from hamdel.services import Stack
-from hamdel.settings import get_settings
+from hamdel.settings import PROJECT_ROOT, get_settings
 from hamdel.storage.db import session_scope
 from hamdel.storage.models import FollowUp, FollowUpKind, Ticket, TicketStatus, TranscriptLine
 from hamdel.terminal_chat import converse
@@ -78,6 +80,41 @@ def test_a_persian_complaint_from_first_word_to_ticket(stack: tuple[Stack, str])
     # Status lists this customer's ticket, and another customer sees nothing of it.
     assert number in texts(say(server, sender, "شکایتم به کجا رسید؟"))
     assert number not in texts(say(server, "telegram:999", "شکایتم به کجا رسید؟"))
+
+
+COLD_READ = r"""
+import json, sys
+import asyncio
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import EventVerbosity
+store = SQLTrackerStore(Domain.load("domain.yml"), db=sys.argv[1])
+tracker = asyncio.run(store.retrieve(sys.argv[2]))
+print(json.dumps(tracker.current_state(EventVerbosity.AFTER_RESTART)))
+"""
+
+
+def test_the_conversation_rasa_keeps_between_messages_is_the_one_in_the_database(stack: tuple[Stack, str]) -> None:
+    """rasa_addons/tracker_store.py hands Rasa the tracker it saved last instead of reading it back;
+    what Rasa then works on must be exactly what Rasa's own store reads from the table."""
+    server, _ = stack
+    sender = "telegram:515151"
+    say(server, sender, "سلام")  # opens the session: read back from the table on the next message
+    say(server, sender, "بسته‌ام با ۲ روز تأخیر رسید و جعبه‌اش هم له شده بود")
+    say(server, sender, "/deny")  # this turn works on the kept tracker, and keeps it again
+    # Rasa's predict endpoint reads the conversation through the store (the kept tracker) and shows it
+    predicted = httpx.post(f"{server.rasa_url}/conversations/{sender}/predict", params={"token": server.token},
+                           timeout=60)
+    predicted.raise_for_status()
+    kept = predicted.json()["tracker"]
+    cold = subprocess.run(
+        [str(PROJECT_ROOT / ".venv-rasa" / "bin" / "python"), "-c", COLD_READ, server._env()["TRACKER_DB"], sender],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300,
+        env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert cold.returncode == 0, cold.stderr[-2000:]
+    from_table = json.loads(cold.stdout.strip().splitlines()[-1])
+    assert [e["event"] for e in kept["events"]].count("user") == 3  # the three messages of this session
+    assert kept == from_table
 
 
 def test_a_message_sent_while_the_action_server_is_down_is_answered_once_it_is_back(

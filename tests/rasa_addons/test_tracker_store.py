@@ -124,6 +124,14 @@ async def main():
     report["rows"] = len(rows[0])
     report["same_rows"] = rows[0] == rows[1]
     report["kept_at_most"] = len(hamdel._kept) <= 16
+    # Rasa's endpoints ask whether a conversation exists (through the wrapper Rasa puts around every
+    # store) before reading it: the answer must not use up the kept tracker.
+    import rasa_addons  # noqa: F401  (installs the wrapper's `exists`, as Rasa's model loading does)
+    from rasa.core.tracker_store import FailSafeTrackerStore
+    wrapped = FailSafeTrackerStore(hamdel)
+    kept_sender = next(iter(hamdel._kept))
+    report["exists"] = [await wrapped.exists(kept_sender), await wrapped.exists("nobody")]
+    report["still_kept_after_exists"] = kept_sender in hamdel._kept
 
 
 asyncio.run(main())
@@ -158,6 +166,11 @@ def test_the_awkward_cases_happened(report: dict) -> None:
     assert report["other_writer"] >= 10
     assert report["sessions"] >= 10
     assert report["early_stamps"] >= 2
+
+
+def test_asking_whether_a_conversation_exists_leaves_its_kept_tracker_for_the_read(report: dict) -> None:
+    assert report["exists"] == [True, False]
+    assert report["still_kept_after_exists"]
 
 
 def test_most_turns_skip_the_database_read_and_the_store_stays_bounded(report: dict) -> None:
