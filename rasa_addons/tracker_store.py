@@ -8,24 +8,27 @@ writes them through the ORM's unit of work, one object per row. A Hamdel
 complaint is a few hundred events (each step of the flow resets or sets some forty slots), so this
 was a third of the Rasa server's time per turn once the rest had been cut (docs/performance.md).
 
-How: after saving a conversation the store keeps the tracker object it saved, with the number and
-highest id of the conversation's rows in the table. The next `retrieve` hands it out only if the
-table still holds exactly those rows for that conversation (one indexed `count`/`max(id)` query:
-another worker or process that wrote to the conversation, or anything that deleted from it, changes
-them) and the tracker has not changed since it was saved (a message whose handling failed before
-the save leaves events the database never got); otherwise it reads the database as Rasa does.
-Handing a kept tracker out removes it, so two holders never share one, and the next save keeps it
-again. Its events are the ones already stored, so the save skips Rasa's count; the new rows (the
-same columns and JSON as Rasa's) go in as one insert.
+How: after saving a conversation the store keeps the tracker Rasa would read back from the
+table, with the number and highest id of the conversation's rows. The next `retrieve` hands it out
+only if the table still holds exactly those rows (one indexed `count`/`max(id)` query: another
+worker or process that wrote to the conversation, or anything that deleted from it, changes them)
+and the tracker has not changed since it was saved (a message whose handling failed before the
+save leaves events the table never got); otherwise it reads the table as Rasa does. Handing a kept
+tracker out removes it, so two holders never share one; the next save keeps it again. Its events
+are the ones already stored, so the save skips Rasa's count; the new rows (the same columns and
+JSON as Rasa's) go in as one insert. A save that finds rows written since its tracker was read (a
+second writer: Rasa's predict endpoint takes no lock) stores its events and keeps nothing.
 
-Only a tracker Rasa would rebuild identically is kept: one whose events start at its latest
-session start (Rasa reads a conversation from there, by timestamp), so a turn that opened a new
-session is read back from the database once. The store holds at most `cached_conversations`
-(endpoints file; least recently saved dropped first). `retrieve_full_tracker`, `keys` and
-everything else are Rasa's. tests/rasa_addons/test_tracker_store.py runs the same conversations
-through this store and Rasa's, with crashes, a second writer and new sessions, and compares the
-trackers and the stored rows; tests/integration/test_full_stack.py compares a running Rasa's kept
-trackers with the database.
+What is kept is what Rasa's read would give: Rasa reads a conversation from its latest session
+start on, by timestamp, so a tracker holding a new session (the first message of a conversation, a
+customer back after the session expired) is kept as a tracker rebuilt from those events, as Rasa
+rebuilds one from the rows. The store holds at most `cached_conversations` (endpoints file; least
+recently saved dropped first). `retrieve_full_tracker`, `keys` and everything else are Rasa's;
+`exists` counts rows instead of reading the tracker. tests/rasa_addons/test_tracker_store.py runs
+the same conversations through this store and Rasa's (crashes, a second writer between turns and
+during one, new sessions, clocks gone back) and compares the trackers, the stored rows, and what
+the store hands out with Rasa's own read of its table; tests/integration/test_full_stack.py
+compares a running Rasa's kept tracker with the table.
 
 Configured in an endpoints file:
 
@@ -49,8 +52,10 @@ from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-# Set on a tracker handed out from the store: how many of its events the table already holds.
+# Set on a tracker handed out from the store: how many of its events the table already holds, and
+# the conversation's (count, max id) of rows when it was read (or last saved).
 _STORED_EVENTS = "_hamdel_stored_events"
+_ROWS_AT_READ = "_hamdel_rows_at_read"
 DEFAULT_CACHED_CONVERSATIONS = 256
 
 
@@ -81,31 +86,43 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         """The kept tracker if the table and the tracker are as they were saved, else Rasa's read."""
         kept = self._kept.pop(sender_id, None)
-        if kept is not None and kept.unchanged():
-            with self.session_scope() as session:
-                current = self._rows(session, sender_id)
-            if current == kept.rows:
-                kept.tracker.__dict__[_STORED_EVENTS] = kept.events
-                return kept.tracker
-        return await super().retrieve(sender_id)
+        with self.session_scope() as session:
+            rows = self._rows(session, sender_id)
+        if kept is not None and kept.unchanged() and rows == kept.rows:
+            tracker: Optional[DialogueStateTracker] = kept.tracker
+            kept.tracker.__dict__[_STORED_EVENTS] = kept.events
+        else:
+            tracker = await super().retrieve(sender_id)
+        if tracker is not None:
+            # Counted before the read: a row written in between makes the save below not keep it.
+            tracker.__dict__[_ROWS_AT_READ] = rows
+        return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Rasa's save, its rows written in one statement, then the tracker kept if Rasa would read
-        it back as it is."""
+        """Rasa's save, its rows written in one statement, then the conversation kept if nobody else
+        wrote to it since it was read."""
         self._kept.pop(tracker.sender_id, None)
         await self.stream_events(tracker)
         with self.session_scope() as session:
+            before = self._rows(session, tracker.sender_id)
             rows = [_row(tracker.sender_id, event) for event in self._additional_events(session, tracker)]
             if rows:
                 # Core's executemany: the same rows as Rasa's ORM objects, without its unit of work
                 session.execute(self.SQLEvent.__table__.insert(), rows)
-            stored = self._rows(session, tracker.sender_id)
+            after = self._rows(session, tracker.sender_id)
             session.commit()
+        read_with = tracker.__dict__.get(_ROWS_AT_READ, (0, None))  # a tracker Rasa created: no rows
         tracker.__dict__[_STORED_EVENTS] = len(tracker.events)
-        if self.capacity and _reads_back_as_is(tracker):
-            self._kept[tracker.sender_id] = _Kept(tracker, len(tracker.events), tracker.events[-1], stored)
-            while len(self._kept) > self.capacity:
-                self._kept.popitem(last=False)
+        tracker.__dict__[_ROWS_AT_READ] = after
+        if not self.capacity or before != read_with:
+            return  # another writer (Rasa's predict endpoint takes no lock): read it back next time
+        kept = _as_read_back(tracker)
+        if kept is None:
+            return
+        kept.__dict__[_STORED_EVENTS] = len(kept.events)
+        self._kept[tracker.sender_id] = _Kept(kept, len(kept.events), kept.events[-1], after)
+        while len(self._kept) > self.capacity:
+            self._kept.popitem(last=False)
 
     async def exists(self, conversation_id: str) -> bool:
         """Whether the conversation has any row: Rasa's `exists` reads the whole tracker for this
@@ -167,16 +184,19 @@ def install() -> bool:
     return True
 
 
-def _reads_back_as_is(tracker: DialogueStateTracker) -> bool:
-    """True when Rasa's read of this conversation (its events from the latest session start on, by
-    timestamp) gives exactly the tracker's events: no session start but maybe the first event, and
-    no event stamped before it."""
+def _as_read_back(tracker: DialogueStateTracker) -> Optional[DialogueStateTracker]:
+    """The tracker Rasa's read of this conversation would give (its events stamped at or after its
+    latest session start, in order): the tracker itself when those are all its events, otherwise a
+    tracker rebuilt from those events, as Rasa rebuilds one from the rows; None for a tracker that
+    cannot be matched (empty, or capped by `max_event_history`)."""
     events = tracker.events
-    if not events or tracker._max_event_history:  # a capped tracker drops its oldest events
-        return False
-    if any(isinstance(event, SessionStarted) for event in itertools.islice(events, 1, None)):
-        return False
-    if isinstance(events[0], SessionStarted):
-        start = events[0].timestamp
-        return all(event.timestamp >= start for event in events)
-    return True
+    if not events or tracker._max_event_history:
+        return None
+    starts = [event.timestamp for event in events if isinstance(event, SessionStarted)]
+    if not starts:
+        return tracker
+    latest = max(starts)
+    if isinstance(events[0], SessionStarted) and len(starts) == 1 and all(e.timestamp >= latest for e in events):
+        return tracker
+    read_back = [event for event in events if event.timestamp >= latest]
+    return DialogueStateTracker.from_events(tracker.sender_id, read_back, list(tracker.slots.values()))
