@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -82,6 +83,16 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, **kwargs)
         self._kept: OrderedDict[str, _Kept] = OrderedDict()
         self.capacity = max(0, int(cached_conversations))
+        table = self.SQLEvent.__table__
+        self._rows_query = sa.select(sa.func.count(table.c.id), sa.func.max(table.c.id)).where(
+            table.c.sender_id == sa.bindparam("sender_id"))
+        if self.engine.url.get_backend_name() == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+            # SQLAlchemy 1.4 opens a new SQLite connection for every session of a file database
+            # (NullPool); the store opens two or three a message. Rasa uses the store from its event
+            # loop's thread only, so a small pool of open connections serves it.
+            self.engine = sa.create_engine(self.engine.url, poolclass=sa.pool.QueuePool, pool_size=2,
+                                           connect_args={"check_same_thread": False})
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         """The kept tracker if the table and the tracker are as they were saved, else Rasa's read."""
@@ -140,9 +151,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     def _rows(self, session: Any, sender_id: str) -> tuple[int, Optional[int]]:
         """How many rows the conversation has in the table, and the highest id among them."""
-        table = self.SQLEvent.__table__
-        count, highest = session.execute(
-            sa.select(sa.func.count(table.c.id), sa.func.max(table.c.id)).where(table.c.sender_id == sender_id)).one()
+        count, highest = session.execute(self._rows_query, {"sender_id": sender_id}).one()
         return int(count), highest
 
 
