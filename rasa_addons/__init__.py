@@ -14,7 +14,15 @@ import logging
 
 import rasa
 
-from rasa_addons import action_response_schema, event_types, intent_payloads, rule_lookup, tracker_states, tracker_store
+from rasa_addons import (
+    action_response_schema,
+    event_types,
+    graph_runner,
+    intent_payloads,
+    rule_lookup,
+    tracker_states,
+    tracker_store,
+)
 
 # Each replaces a method of Rasa 3.6 whose code they were written against; on another version Rasa is
 # left exactly as it is.
@@ -25,5 +33,6 @@ if str(rasa.__version__).startswith("3.6."):
     tracker_states.install()
     rule_lookup.install()
     tracker_store.install()
+    graph_runner.install()
 else:
     logging.getLogger(__name__).warning("rasa %s: Hamdel's speed-ups of Rasa 3.6 are not installed", rasa.__version__)
