@@ -203,6 +203,9 @@ async def test_the_allow_list_narrows_who_may_act(make_harness: HarnessFactory) 
     number = open_complaint(escalated=True)
     await harness.api.wait_for(lambda: bool(harness.api.topics), what="the sweep opening a topic")
     thread_id = next(iter(harness.api.topics))
+    # The card is posted after the topic is recorded on the ticket: before it, a command in the topic
+    # belongs to no ticket yet (a CI run pushed /take in that moment and waited in vain).
+    await harness.api.wait_for(lambda: bool(harness.texts_to(AGENTS, thread_id=thread_id)), what="the card")
     agent_says(harness, thread_id, "/take")
     await harness.api.wait_for(lambda: any("فقط اعضای" in t for t in harness.texts_to(AGENTS, thread_id=thread_id)),
                                what="a refusal")
