@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hmac
+import json as json_module
 import logging
 import os
 from typing import Any
@@ -28,27 +29,74 @@ SECRET_HEADER = "X-Hamdel-Action-Secret"
 OPEN_PATHS = frozenset({"/health"})
 
 
-class SelectiveDomainExecutor(ActionExecutor):
-    """rasa-sdk's executor, taking Rasa 3.6's selective domain as Rasa sends it.
+class Executor(ActionExecutor):
+    """rasa-sdk's executor, taking Rasa 3.6's selective domain as Rasa sends it and answering with
+    the slot changes only.
 
-    Rasa sends its whole domain (about 95 KB of JSON here) with every action call unless the action
-    endpoint sets `enable_selective_domain`; then only the actions that declare `send_domain: true`
-    in domain.yml get it (`tests/actions/test_selective_domain.py` keeps that list equal to the
-    actions that read the domain). rasa-sdk 3.21 expects Rasa Pro's domain digest instead and
-    refuses a call that has neither; Rasa 3.6 never sends a digest, so a call without a domain gets
-    an empty one here, never a domain remembered from an earlier call.
+    Selective domain: Rasa sends its whole domain (about 95 KB of JSON here) with every action call
+    unless the action endpoint sets `enable_selective_domain`; then only the actions that declare
+    `send_domain: true` in domain.yml get it (`tests/actions/test_selective_domain.py` keeps that
+    list equal to the actions that read the domain). rasa-sdk 3.21 expects Rasa Pro's domain digest
+    instead and refuses a call that has neither; Rasa 3.6 never sends a digest, so a call without a
+    domain gets an empty one here, never a domain remembered from an earlier call.
+
+    Slot changes only: an action that starts a new complaint sets some thirty slots back to empty,
+    and in a new conversation they are empty already. Rasa checks every returned event, turns it
+    back into an object, stores it, replays it on every later turn and sends it to every later
+    action call, so the answer leaves out a `SlotSet` that gives a slot the value it already has
+    (`changed_slots_only`). What Rasa decides, says and stores as slot values stays the same: its
+    policies and responses read slot values, never the events that set them.
     """
 
     def update_and_return_domain(self, payload: dict[str, Any], action_name: str) -> dict[str, Any]:
         domain = payload.get("domain")
         return domain if isinstance(domain, dict) else {}
 
+    async def run(self, action_call: dict[str, Any], sink: Any = None, dispatcher: Any = None) -> Any:
+        result = await super().run(action_call, sink=sink, dispatcher=dispatcher)
+        tracker = action_call.get("tracker")
+        slots = tracker.get("slots") if isinstance(tracker, dict) else None
+        if result is not None and isinstance(slots, dict):
+            result.events = changed_slots_only(result.events, slots)
+        return result
+
+
+def changed_slots_only(events: list[dict[str, Any]], slots: dict[str, Any]) -> list[dict[str, Any]]:
+    """`events` without the `SlotSet`s that leave their slot as it is, given the slot values the
+    action was called with; the values are compared as JSON, so 1, 1.0 and True stay different.
+
+    Only a leading run of slot and bot events is looked at: after any other event (a revert, a
+    restart, a follow-up action) the slot values Rasa will hold are not known here, so everything
+    from there on is kept as it came."""
+    known = dict(slots)
+    kept: list[dict[str, Any]] = []
+    for index, event in enumerate(events):
+        kind = event.get("event") if isinstance(event, dict) else None
+        if kind == "bot":
+            kept.append(event)
+            continue
+        if kind != "slot" or not isinstance(event.get("name"), str):
+            return kept + events[index:]
+        name, value = event["name"], event.get("value")
+        if name in known and _same_json(known[name], value):
+            continue
+        known[name] = value
+        kept.append(event)
+    return kept
+
+
+def _same_json(left: Any, right: Any) -> bool:
+    try:
+        return json_module.dumps(left, sort_keys=True) == json_module.dumps(right, sort_keys=True)
+    except (TypeError, ValueError):
+        return False
+
 
 def create_app(secret: str, actions_package: str = "actions") -> Sanic:
     """rasa-sdk's Sanic app with the actions registered and the shared-secret check in front."""
     if not secret:
         raise ValueError("the action server needs a shared secret")
-    executor = SelectiveDomainExecutor()
+    executor = Executor()
     executor.register_package(actions_package)
     app: Sanic = create_sdk_app(executor, cors_origins=[])  # rasa-sdk has no type information
     expected = secret.encode("utf-8")

@@ -17,7 +17,7 @@ import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from hamdel.action_server import SelectiveDomainExecutor
+from hamdel.action_server import Executor
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,14 +80,14 @@ def call(domain: dict[str, Any] | None) -> dict[str, Any]:
 
 
 async def test_a_call_without_the_domain_runs_the_action_with_an_empty_one() -> None:
-    executor = SelectiveDomainExecutor()
+    executor = Executor()
     executor.register_action(ShowDomain())
     answer = await executor.run(call(None))
     assert answer.responses[0]["text"] == "هیچ"
 
 
 async def test_a_call_with_the_domain_gets_it_and_the_next_call_without_gets_nothing_remembered() -> None:
-    executor = SelectiveDomainExecutor()
+    executor = Executor()
     executor.register_action(ShowDomain())
     with_domain = await executor.run(call({"responses": {"utter_empathize": [], "utter_greet": []}}))
     assert with_domain.responses[0]["text"] == "utter_empathize,utter_greet"
