@@ -102,6 +102,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         if kept is not None and kept.unchanged() and rows == kept.rows:
             tracker: Optional[DialogueStateTracker] = kept.tracker
             kept.tracker.__dict__[_STORED_EVENTS] = kept.events
+        elif rows[0] == 0:
+            return None  # a new conversation: Rasa's read finds no rows and gives None too
         else:
             tracker = await super().retrieve(sender_id)
         if tracker is not None:
@@ -116,7 +118,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         await self.stream_events(tracker)
         with self.session_scope() as session:
             before = self._rows(session, tracker.sender_id)
-            rows = [_row(tracker.sender_id, event) for event in self._additional_events(session, tracker)]
+            rows = [_row(tracker.sender_id, event) for event in self._additional_events(session, tracker, before)]
             if rows:
                 # Core's executemany: the same rows as Rasa's ORM objects, without its unit of work
                 session.execute(self.SQLEvent.__table__.insert(), rows)
@@ -141,10 +143,15 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         with self.session_scope() as session:
             return self._rows(session, conversation_id)[0] > 0
 
-    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
-        """The events not yet stored: known for a tracker this store handed out or saved; for any
-        other, Rasa's count of the stored ones."""
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker,
+                           rows: Optional[tuple[int, Optional[int]]] = None) -> Iterator:
+        """The events not yet stored: known for a tracker this store handed out or saved, and all of
+        them when the table holds no row of the conversation (`rows`, counted in this session: a
+        new conversation, where Rasa's count would find nothing); for any other, Rasa's count of
+        the stored ones."""
         stored = tracker.__dict__.get(_STORED_EVENTS)
+        if stored is None and rows is not None and rows[0] == 0 and not tracker._max_event_history:
+            stored = 0
         if stored is None or stored > len(tracker.events) or tracker._max_event_history:
             return super()._additional_events(session, tracker)
         return itertools.islice(tracker.events, stored, len(tracker.events))

@@ -152,6 +152,9 @@ async def main():
     kept_sender = next(iter(hamdel._kept))
     report["exists"] = [await wrapped.exists(kept_sender), await wrapped.exists("nobody")]
     report["still_kept_after_exists"] = kept_sender in hamdel._kept
+    # A customer writing for the first time: the count of rows says there is nothing to read.
+    reads = report["read_from_database"]
+    report["new_conversation"] = [await hamdel.retrieve("first-message") is None, report["read_from_database"] - reads]
 
 
 asyncio.run(main())
@@ -192,6 +195,10 @@ def test_the_awkward_cases_happened(report: dict) -> None:
 def test_asking_whether_a_conversation_exists_leaves_its_kept_tracker_for_the_read(report: dict) -> None:
     assert report["exists"] == [True, False]
     assert report["still_kept_after_exists"]
+
+
+def test_a_new_conversation_is_not_read_from_the_database(report: dict) -> None:
+    assert report["new_conversation"] == [True, 0]
 
 
 def test_most_turns_skip_the_database_read_and_the_store_stays_bounded(report: dict) -> None:
