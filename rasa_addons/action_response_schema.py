@@ -16,9 +16,16 @@ services`, `rasa test`, the Docker image. Guarded by version: on any Rasa but 3.
 """
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Optional
 
 _INSTALLED = False
+# Events already found valid, as canonical JSON. An action server sends the same events again and
+# again (a slot set to the same value, a follow-up action), and checking one takes about 50 µs;
+# validity depends on the event's JSON value only, so an exact match needs no second check.
+# Bounded: emptied when full.
+ACCEPTED_EVENTS_KEPT = 4096
+_accepted: dict[str, None] = {}
 
 
 def install() -> bool:
@@ -81,7 +88,25 @@ def _accepted_by_event_type(result: Any, by_event: dict[str, Any]) -> bool:
     if not all(isinstance(response, dict) for response in responses):
         return False
     for event in events:
+        key = _canonical(event)
+        if key is not None and key in _accepted:
+            continue
         validator = by_event.get(event.get("event")) if isinstance(event, dict) and isinstance(event.get("event"), str) else None
         if validator is None or not validator.is_valid(event):
             return False
+        if key is not None:
+            if len(_accepted) >= ACCEPTED_EVENTS_KEPT:
+                _accepted.clear()
+            _accepted[key] = None
     return True
+
+
+def _canonical(event: Any) -> Optional[str]:
+    """The event as canonical JSON (sorted keys; 1, 1.0 and true stay different), None for what
+    JSON cannot hold exactly: such an event is always checked."""
+    if not isinstance(event, dict):
+        return None
+    try:
+        return json.dumps(event, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return None

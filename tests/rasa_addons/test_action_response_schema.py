@@ -36,6 +36,7 @@ answers = {
     "user_with_bad_entities": {"events": [{"event": "user", "text": "x", "parse_data": {"entities": [{"entity": 1}]}}]},
     "action_with_bad_confidence": {"events": [{"event": "action", "name": "x", "confidence": "high"}]},
     "bad_timestamp": {"events": [{"event": "bot", "timestamp": "now"}]},
+    "seen_slot_event_with_a_bad_stamp": {"events": [{"event": "slot", "name": "story", "value": "x", "timestamp": "now"}]},
     "full_user_event": {"events": [{"event": "user", "text": "سلام", "timestamp": 1.5, "metadata": {"turn_id": "7"},
                                     "parse_data": {"intent": {"name": "greet", "confidence": 0.9},
                                                    "entities": [{"entity": "order_id", "value": "4587123", "start": 1, "end": 3}],
@@ -46,7 +47,7 @@ answers = {
 report = {"replaced": patched is not stock, "answers": {}}
 for name, answer in answers.items():
     verdicts = []
-    for check in (stock, patched):
+    for check in (stock, patched, patched):  # the second time, what was accepted is remembered
         try:
             verdicts.append(["accepted", check(action, answer)])
         except jsonschema.ValidationError as error:
@@ -74,15 +75,15 @@ def test_importing_hamdels_components_replaces_rasas_check(report: dict) -> None
 
 @pytest.mark.parametrize("name", ["good", "empty", "full_user_event"])
 def test_a_well_formed_answer_is_accepted_by_both(report: dict, name: str) -> None:
-    stock, patched = report["answers"][name]
-    assert stock == patched == ["accepted", True]
+    stock, patched, again = report["answers"][name]
+    assert stock == patched == again == ["accepted", True]
 
 
 @pytest.mark.parametrize("name", ["events_not_a_list", "slot_without_name", "unknown_event", "response_not_an_object",
                                   "event_name_not_a_string", "user_with_bad_entities", "action_with_bad_confidence",
-                                  "bad_timestamp"])
+                                  "bad_timestamp", "seen_slot_event_with_a_bad_stamp"])
 def test_a_malformed_answer_is_refused_with_rasas_own_message(report: dict, name: str) -> None:
-    stock, patched = report["answers"][name]
-    assert stock[0] == patched[0] == "refused"
-    assert patched[1] == stock[1]
+    stock, patched, again = report["answers"][name]
+    assert stock[0] == patched[0] == again[0] == "refused"
+    assert patched[1] == again[1] == stock[1]
     assert "Failed to validate Action server response" in patched[1]
