@@ -3,7 +3,8 @@
 Importing the package also installs speed-ups of Rasa 3.6 that change no result
 (docs/performance.md): Rasa's action-response schema compiled once instead of on every action call
 (action_response_schema.py), «/intent» button payloads unpacked without running the NLU graph
-whose answer Rasa would discard (intent_payloads.py), event classes looked up once per type name
+whose answer Rasa would discard (intent_payloads.py), the parse of a text already read kept per
+model (parse_cache.py), event classes looked up once per type name
 (event_types.py), the policies' past states replayed only for the events added since the last
 step (tracker_states.py), RulePolicy asking only the rules that can match (rule_lookup.py), and
 Rasa's tracker-store wrapper asking the store itself whether a conversation exists
@@ -19,6 +20,7 @@ from rasa_addons import (
     event_types,
     graph_runner,
     intent_payloads,
+    parse_cache,
     rule_lookup,
     tracker_states,
     tracker_store,
@@ -29,6 +31,7 @@ from rasa_addons import (
 if str(rasa.__version__).startswith("3.6."):
     action_response_schema.install()
     intent_payloads.install()
+    parse_cache.install()  # after intent_payloads: wraps its entry
     event_types.install()
     tracker_states.install()
     rule_lookup.install()
