@@ -6,9 +6,10 @@ Importing the package also installs speed-ups of Rasa 3.6 that change no result
 whose answer Rasa would discard (intent_payloads.py), the parse of a text already read kept per
 model (parse_cache.py), event classes looked up once per type name
 (event_types.py), the policies' past states replayed only for the events added since the last
-step (tracker_states.py), RulePolicy asking only the rules that can match (rule_lookup.py), and
+step (tracker_states.py), RulePolicy asking only the rules that can match (rule_lookup.py),
 Rasa's tracker-store wrapper asking the store itself whether a conversation exists
-(tracker_store.py, whose store keeps the conversations it has just saved). Rasa imports this package when it loads
+(tracker_store.py, whose store keeps the conversations it has just saved), and the loaded model set
+aside from Python's cyclic garbage collector after its first message (garbage_collector.py). Rasa imports this package when it loads
 Hamdel's model, so every Rasa process serving Hamdel gets them.
 """
 import logging
@@ -18,6 +19,7 @@ import rasa
 from rasa_addons import (
     action_response_schema,
     event_types,
+    garbage_collector,
     graph_runner,
     intent_payloads,
     parse_cache,
@@ -37,5 +39,6 @@ if str(rasa.__version__).startswith("3.6."):
     rule_lookup.install()
     tracker_store.install()
     graph_runner.install()
+    garbage_collector.install()
 else:
     logging.getLogger(__name__).warning("rasa %s: Hamdel's speed-ups of Rasa 3.6 are not installed", rasa.__version__)
