@@ -9,7 +9,8 @@ model (parse_cache.py), event classes looked up once per type name
 step (tracker_states.py), RulePolicy asking only the rules that can match (rule_lookup.py),
 Rasa's tracker-store wrapper asking the store itself whether a conversation exists
 (tracker_store.py, whose store keeps the conversations it has just saved), and the loaded model set
-aside from Python's cyclic garbage collector after its first message (garbage_collector.py). Rasa imports this package when it loads
+aside from Python's cyclic garbage collector after its first message (garbage_collector.py) and the connections to the action server kept open
+between calls (http_sessions.py). Rasa imports this package when it loads
 Hamdel's model, so every Rasa process serving Hamdel gets them.
 """
 import logging
@@ -21,6 +22,7 @@ from rasa_addons import (
     event_types,
     garbage_collector,
     graph_runner,
+    http_sessions,
     intent_payloads,
     parse_cache,
     rule_lookup,
@@ -40,5 +42,6 @@ if str(rasa.__version__).startswith("3.6."):
     tracker_store.install()
     graph_runner.install()
     garbage_collector.install()
+    http_sessions.install()
 else:
     logging.getLogger(__name__).warning("rasa %s: Hamdel's speed-ups of Rasa 3.6 are not installed", rasa.__version__)

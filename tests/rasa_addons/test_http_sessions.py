@@ -1,0 +1,102 @@
+"""Rasa's requests to the action server reuse one connection instead of opening one per call
+(rasa_addons/http_sessions.py), and carry what Rasa's own requests carry.
+
+Runs in `.venv` and drives `.venv-rasa` through a subprocess, like test_action_response_schema.py:
+a small aiohttp server stands in for the action server and notes each request's client port.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+
+SCRIPT = r"""
+import asyncio, json
+from aiohttp import web
+from rasa.utils.endpoints import EndpointConfig
+
+rasas_session = EndpointConfig.session
+import rasa_addons  # noqa: F401  (installs the kept sessions, as loading the model does)
+
+seen = []
+
+
+async def webhook(request):
+    body = await request.json()
+    seen.append({"port": request.transport.get_extra_info("peername")[1], "secret": request.headers.get("X-Hamdel-Action-Secret"),
+                 "auth": request.headers.get("Authorization"), "token": request.query.get("token")})
+    return web.json_response({"events": [], "responses": [{"text": body["next_action"]}]})
+
+
+async def calls(endpoint, count):
+    runner = web.AppRunner(web.Application())
+    runner.app.router.add_post("/webhook", webhook)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    endpoint.url = f"http://127.0.0.1:{port}/webhook"
+    answers = [await endpoint.request(json={"next_action": f"action_{n}"}, method="post") for n in range(count)]
+    await runner.cleanup()
+    return [answer["responses"][0]["text"] for answer in answers]
+
+
+def endpoint():
+    return EndpointConfig("http://placeholder", headers={"X-Hamdel-Action-Secret": "s3cret"}, token="t0ken",
+                          basic_auth={"username": "rasa", "password": "pw"})
+
+
+report = {}
+kept = endpoint()
+report["answers"] = asyncio.run(calls(kept, 5))
+report["kept_ports"] = len({s["port"] for s in seen})
+report["sent"] = seen[0]
+seen.clear()
+report["answers_on_a_new_loop"] = asyncio.run(calls(kept, 3))  # a new event loop: a new session
+report["ports_on_a_new_loop"] = len({s["port"] for s in seen})
+seen.clear()
+stock = endpoint()
+stock.session = lambda: rasas_session(stock)  # Rasa's own behaviour, for comparison
+asyncio.run(calls(stock, 5))
+report["stock_ports"] = len({s["port"] for s in seen})
+report["stock_sent"] = seen[0]
+print(json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    if not RASA_PYTHON.exists():
+        pytest.skip("no Rasa environment (.venv-rasa); run make setup")
+    result = subprocess.run(
+        [str(RASA_PYTHON), "-c", SCRIPT], capture_output=True, text=True, cwd=ROOT, timeout=300,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return {**json.loads(result.stdout.strip().splitlines()[-1]), "stderr": result.stderr}
+
+
+def test_five_action_calls_use_one_connection_where_rasa_opened_five(report: dict) -> None:
+    assert report["answers"] == [f"action_{n}" for n in range(5)]
+    assert report["kept_ports"] == 1
+    assert report["stock_ports"] == 5
+
+
+def test_each_call_carries_what_rasas_own_call_carries(report: dict) -> None:
+    assert report["sent"] == {**report["stock_sent"], "port": report["sent"]["port"]}
+    assert report["sent"]["secret"] == "s3cret" and report["sent"]["token"] == "t0ken"
+    assert report["sent"]["auth"].startswith("Basic ")
+
+
+def test_a_new_event_loop_gets_a_working_session_of_its_own(report: dict) -> None:
+    assert report["answers_on_a_new_loop"] == ["action_0", "action_1", "action_2"]
+    assert report["ports_on_a_new_loop"] == 1
+
+
+def test_sessions_left_open_are_released_quietly_when_their_loop_or_the_process_ends(report: dict) -> None:
+    assert "Unclosed" not in report["stderr"]
