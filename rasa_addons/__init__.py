@@ -1,17 +1,26 @@
 """Custom Rasa graph components. Imported only by the Rasa server (Python 3.10 environment).
 
 Importing the package also installs speed-ups of Rasa 3.6 that change no result
-(docs/performance.md): Rasa's action-response schema compiled once instead of on every action call
-(action_response_schema.py), «/intent» button payloads unpacked without running the NLU graph
-whose answer Rasa would discard (intent_payloads.py), the parse of a text already read kept per
-model (parse_cache.py), event classes looked up once per type name
-(event_types.py), the policies' past states replayed only for the events added since the last
-step (tracker_states.py), RulePolicy asking only the rules that can match (rule_lookup.py),
-Rasa's tracker-store wrapper asking the store itself whether a conversation exists
-(tracker_store.py, whose store keeps the conversations it has just saved), and the loaded model set
-aside from Python's cyclic garbage collector after its first message (garbage_collector.py) and the connections to the action server kept open
-between calls (http_sessions.py). Rasa imports this package when it loads
-Hamdel's model, so every Rasa process serving Hamdel gets them.
+(docs/performance.md), one module each:
+- action_response_schema.py: Rasa's action-response schema compiled once, events already found
+  valid remembered;
+- intent_payloads.py: «/intent» button payloads unpacked without the NLU graph whose answer Rasa
+  would discard;
+- parse_cache.py: the parse of a text already read kept per model;
+- event_types.py: event classes looked up once per type name;
+- tracker_states.py: the policies' past states replayed only for the events added since the last
+  step;
+- rule_lookup.py: RulePolicy asking only the rules that can match;
+- tracker_store.py: Rasa's tracker-store wrapper asking the store itself whether a conversation
+  exists (the store, named in endpoints.yml, keeps the conversations it has just saved);
+- graph_runner.py: the component graph run in a loop planned once;
+- garbage_collector.py: the loaded model set aside from Python's cyclic garbage collector after
+  its first message;
+- http_sessions.py: connections to the action server kept open between calls;
+- tracker_copy.py: the tracker Rasa copies before each action built without pickling's generic
+  copy of every slot.
+Rasa imports this package when it loads Hamdel's model, so every Rasa process serving Hamdel gets
+them.
 """
 import logging
 
@@ -26,6 +35,7 @@ from rasa_addons import (
     intent_payloads,
     parse_cache,
     rule_lookup,
+    tracker_copy,
     tracker_states,
     tracker_store,
 )
@@ -43,5 +53,6 @@ if str(rasa.__version__).startswith("3.6."):
     graph_runner.install()
     garbage_collector.install()
     http_sessions.install()
+    tracker_copy.install()
 else:
     logging.getLogger(__name__).warning("rasa %s: Hamdel's speed-ups of Rasa 3.6 are not installed", rasa.__version__)
