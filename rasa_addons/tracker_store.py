@@ -97,8 +97,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         """The kept tracker if the table and the tracker are as they were saved, else Rasa's read."""
         kept = self._kept.pop(sender_id, None)
-        with self.session_scope() as session:
-            rows = self._rows(session, sender_id)
+        with self.engine.connect() as connection:  # one query: no ORM session to set up
+            rows = self._rows(connection, sender_id)
         if kept is not None and kept.unchanged() and rows == kept.rows:
             tracker: Optional[DialogueStateTracker] = kept.tracker
             kept.tracker.__dict__[_STORED_EVENTS] = kept.events
@@ -140,8 +140,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     async def exists(self, conversation_id: str) -> bool:
         """Whether the conversation has any row: Rasa's `exists` reads the whole tracker for this
         (and, here, would use up the kept one that the request's own read needs next)."""
-        with self.session_scope() as session:
-            return self._rows(session, conversation_id)[0] > 0
+        with self.engine.connect() as connection:
+            return self._rows(connection, conversation_id)[0] > 0
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker,
                            rows: Optional[tuple[int, Optional[int]]] = None) -> Iterator:
@@ -157,7 +157,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         return itertools.islice(tracker.events, stored, len(tracker.events))
 
     def _rows(self, session: Any, sender_id: str) -> tuple[int, Optional[int]]:
-        """How many rows the conversation has in the table, and the highest id among them."""
+        """How many rows the conversation has in the table, and the highest id among them (asked
+        through an ORM session or a plain connection)."""
         count, highest = session.execute(self._rows_query, {"sender_id": sender_id}).one()
         return int(count), highest
 
