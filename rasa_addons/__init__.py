@@ -18,7 +18,8 @@ Importing the package also installs speed-ups of Rasa 3.6 that change no result
   its first message;
 - http_sessions.py: connections to the action server kept open between calls;
 - tracker_copy.py: the tracker Rasa copies before each action built without pickling's generic
-  copy of every slot.
+  copy of every slot;
+- debug_log_copies.py: the deep copies Rasa makes for its debug log made only when it is written.
 Rasa imports this package when it loads Hamdel's model, so every Rasa process serving Hamdel gets
 them.
 """
@@ -28,6 +29,7 @@ import rasa
 
 from rasa_addons import (
     action_response_schema,
+    debug_log_copies,
     event_types,
     garbage_collector,
     graph_runner,
@@ -54,5 +56,6 @@ if str(rasa.__version__).startswith("3.6."):
     garbage_collector.install()
     http_sessions.install()
     tracker_copy.install()
+    debug_log_copies.install()
 else:
     logging.getLogger(__name__).warning("rasa %s: Hamdel's speed-ups of Rasa 3.6 are not installed", rasa.__version__)
