@@ -16,6 +16,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import latest_entity, latest_intent, latest_text, policy_or_none
+from actions.tickets import open_ticket_events
 from hamdel.labels import OR_JOINER, quoted
 from hamdel.policy import BusinessPolicy, Decision, fold
 
@@ -124,32 +125,47 @@ def decision_events(decision: Decision, *, wish_words: str | None, policy: Busin
     ]
 
 
+def evaluate_wish(tracker: Tracker) -> list[EventType]:
+    """The slots of the decision on the wish in the customer's latest message (no ticket yet)."""
+    policy = policy_or_none()
+    text = latest_text(tracker)
+    if policy is None:  # no policy readable: promise nothing, record the words for a person
+        return [SlotSet("remedy_text", text or None), SlotSet("remedy_label", text[:MAX_QUOTE] or None),
+                SlotSet("remedy_promise", None), SlotSet("remedy_decision", "none")]
+    category = tracker.get_slot("complaint_category")
+    stated = canonical_wish(tracker.get_slot("resolution"), policy, category)
+    wish, words = understand_wish(
+        intent=latest_intent(tracker), entity=latest_entity(tracker, "resolution"), text=text,
+        stated=stated, category=category, policy=policy,
+    )
+    # The customer's own words for the wish: this message, or the one that stated it earlier.
+    said = words or (text if text and not only_confirms(text) else None) or tracker.get_slot("remedy_text")
+    if wish is None and words is None:
+        return [SlotSet("remedy", NO_WISH), SlotSet("remedy_text", said),
+                SlotSet("remedy_label", policy.no_wish_label),
+                SlotSet("remedy_promise", policy.no_wish_promise), SlotSet("remedy_decision", "none")]
+    decision = policy.decide(wish, category)
+    return decision_events(decision, wish_words=said, policy=policy)
+
+
 class ActionEvaluateRemedy(Action):
-    """Record the remedy sought and decide whether it can be promised."""
+    """Record the remedy sought and decide whether it can be promised; when it can, or when the
+    customer only wanted to be heard, open the ticket in the same call.
+
+    The rules branch on `ticket_outcome` after this action (summary, priority, «not stored yet»)
+    and on `remedy_decision: declined` (the alternatives). A declined wish clears `ticket_outcome`,
+    which an earlier ticket of the same session may still hold, so exactly one rule matches.
+    """
 
     def name(self) -> str:
         return "action_evaluate_remedy"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        policy = policy_or_none()
-        text = latest_text(tracker)
-        if policy is None:  # no policy readable: promise nothing, record the words for a person
-            return [SlotSet("remedy_text", text or None), SlotSet("remedy_label", text[:MAX_QUOTE] or None),
-                    SlotSet("remedy_promise", None), SlotSet("remedy_decision", "none")]
-        category = tracker.get_slot("complaint_category")
-        stated = canonical_wish(tracker.get_slot("resolution"), policy, category)
-        wish, words = understand_wish(
-            intent=latest_intent(tracker), entity=latest_entity(tracker, "resolution"), text=text,
-            stated=stated, category=category, policy=policy,
-        )
-        # The customer's own words for the wish: this message, or the one that stated it earlier.
-        said = words or (text if text and not only_confirms(text) else None) or tracker.get_slot("remedy_text")
-        if wish is None and words is None:
-            return [SlotSet("remedy", NO_WISH), SlotSet("remedy_text", said),
-                    SlotSet("remedy_label", policy.no_wish_label),
-                    SlotSet("remedy_promise", policy.no_wish_promise), SlotSet("remedy_decision", "none")]
-        decision = policy.decide(wish, category)
-        return decision_events(decision, wish_words=said, policy=policy)
+        decided = evaluate_wish(tracker)
+        if any(e.get("name") == "remedy_decision" and e.get("value") == "declined" for e in decided):
+            return [*decided, SlotSet("ticket_outcome", None)]
+        tracker.add_slots(decided)  # the ticket records the wish just decided
+        return [*decided, *await open_ticket_events(dispatcher, tracker)]
 
 
 class ActionAcceptAlternative(Action):

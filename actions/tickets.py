@@ -167,6 +167,46 @@ def replay_spooled_tickets() -> int:
     return spool.drain(replay)
 
 
+async def open_ticket_events(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """Open the ticket for the complaint the tracker holds; the summary slots, or an honest «not yet».
+
+    Called by `action_open_ticket` and by `action_evaluate_remedy` itself when the wish can be
+    promised (or nothing was asked): that turn then costs one action call, not two."""
+    record = ticket_record(tracker, utcnow())
+    followup_policy = load_followup_policy()
+    opened: OpenedTicket | None = None
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            opened = await asyncio.to_thread(write_ticket, record, followup_policy)
+            break
+        except Exception:  # noqa: BLE001 - any failure means the ticket is not stored
+            logger.warning("ticket write failed (attempt %d of %d)", attempt + 1, WRITE_ATTEMPTS, exc_info=True)
+            if attempt < len(RETRY_DELAYS):
+                await asyncio.sleep(RETRY_DELAYS[attempt])
+    if opened is None:
+        await asyncio.to_thread(spool.save, record)
+        logger.error("ticket spooled for later; the customer was told it is not stored yet")
+        return [SlotSet("phase", None), SlotSet("ticket_outcome", "saved_for_retry")]
+
+    try:
+        replayed = await asyncio.to_thread(replay_spooled_tickets)
+        if replayed:
+            logger.info("replayed %d spooled tickets", replayed)
+    except Exception:  # noqa: BLE001 - replay is best effort; the records stay spooled
+        logger.warning("spool replay failed", exc_info=True)
+
+    dispatcher.utter_message(json_message={"event": "ticket_opened", "ticket_number": opened.number})
+    if opened.escalated:
+        dispatcher.utter_message(json_message={"event": "handoff", "ticket_number": opened.number, "reason": "severity"})
+    followup_at = next_allowed(opened.check_in_due, followup_policy)
+    return [
+        SlotSet("ticket_number", opened.number),
+        SlotSet("followup_time", format_jalali(followup_at)),
+        SlotSet("phase", None),
+        SlotSet("ticket_outcome", "escalated" if opened.escalated else "opened"),
+    ]
+
+
 class ActionOpenTicket(Action):
     """Open the ticket (ISO 10002 record), schedule its follow-ups and fill the summary slots."""
 
@@ -174,36 +214,4 @@ class ActionOpenTicket(Action):
         return "action_open_ticket"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        record = ticket_record(tracker, utcnow())
-        followup_policy = load_followup_policy()
-        opened: OpenedTicket | None = None
-        for attempt in range(WRITE_ATTEMPTS):
-            try:
-                opened = await asyncio.to_thread(write_ticket, record, followup_policy)
-                break
-            except Exception:  # noqa: BLE001 - any failure means the ticket is not stored
-                logger.warning("ticket write failed (attempt %d of %d)", attempt + 1, WRITE_ATTEMPTS, exc_info=True)
-                if attempt < len(RETRY_DELAYS):
-                    await asyncio.sleep(RETRY_DELAYS[attempt])
-        if opened is None:
-            await asyncio.to_thread(spool.save, record)
-            logger.error("ticket spooled for later; the customer was told it is not stored yet")
-            return [SlotSet("phase", None), SlotSet("ticket_outcome", "saved_for_retry")]
-
-        try:
-            replayed = await asyncio.to_thread(replay_spooled_tickets)
-            if replayed:
-                logger.info("replayed %d spooled tickets", replayed)
-        except Exception:  # noqa: BLE001 - replay is best effort; the records stay spooled
-            logger.warning("spool replay failed", exc_info=True)
-
-        dispatcher.utter_message(json_message={"event": "ticket_opened", "ticket_number": opened.number})
-        if opened.escalated:
-            dispatcher.utter_message(json_message={"event": "handoff", "ticket_number": opened.number, "reason": "severity"})
-        followup_at = next_allowed(opened.check_in_due, followup_policy)
-        return [
-            SlotSet("ticket_number", opened.number),
-            SlotSet("followup_time", format_jalali(followup_at)),
-            SlotSet("phase", None),
-            SlotSet("ticket_outcome", "escalated" if opened.escalated else "opened"),
-        ]
+        return await open_ticket_events(dispatcher, tracker)

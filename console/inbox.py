@@ -80,8 +80,11 @@ TRUST_AFTER = 50  # messages of a model whose parse_data.text equalled our norma
 # the model understood: the reflection, the triage question, and the ends of a complaint.
 REFLECTION_ACTION = "utter_reflection"
 TRIAGE_QUESTION_ACTION = "utter_ask_is_complaint"
-STORY_END_ACTIONS = frozenset({"action_open_ticket", "action_drop_pending", "action_cancel_complaint",
-                               "action_link_prior_ticket", "action_restart", "action_session_start"})
+# action_evaluate_remedy opens the ticket itself for a wish it can promise; when it declines one, the
+# story was confirmed already and what follows is the choice of an alternative, not the story.
+STORY_END_ACTIONS = frozenset({"action_open_ticket", "action_evaluate_remedy", "action_drop_pending",
+                               "action_cancel_complaint", "action_link_prior_ticket", "action_restart",
+                               "action_session_start"})
 SIGNAL_ACTIONS = frozenset({REFLECTION_ACTION, TRIAGE_QUESTION_ACTION, *STORY_END_ACTIONS})
 NOT_STORY_INTENTS = frozenset({"affirm", "deny", "greet", "goodbye", "thank", "cancel"})
 

@@ -9,8 +9,11 @@ from typing import Any
 
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from actions.remedies import ActionAcceptAlternative, ActionEvaluateRemedy, ActionKeepWishForReview
+from actions.remedies import ActionAcceptAlternative, ActionEvaluateRemedy, ActionKeepWishForReview, evaluate_wish
+from hamdel.storage.models import Ticket
 from hamdel.persian import normalize
 from hamdel.policy import load_policy
 from tests.actions.conftest import make_tracker, slots_from
@@ -22,7 +25,7 @@ async def evaluate(text: str, intent: str = "request_resolution", *, entity: str
                    category: str = "delivery", **slots: Any) -> list[dict[str, Any]]:
     entities = [{"entity": "resolution", "value": entity, "start": 0, "end": 1}] if entity else []
     tracker = make_tracker(text, intent, entities=entities, slots={"complaint_category": category, **slots})
-    return await ActionEvaluateRemedy().run(CollectingDispatcher(), tracker, {})
+    return evaluate_wish(tracker)
 
 
 def granted(remedy: str, words: str | None) -> list[dict[str, Any]]:
@@ -146,6 +149,44 @@ async def test_nothing_means_the_customer_wanted_to_be_heard() -> None:
     assert events == [SlotSet("remedy", "no_wish"), SlotSet("remedy_text", "نه، هیچی. فقط خواستم بدونید"),
                       SlotSet("remedy_label", POLICY.no_wish_label), SlotSet("remedy_promise", POLICY.no_wish_promise),
                       SlotSet("remedy_decision", "none")]
+
+
+# ---- the wish turn opens its ticket in the same action ------------------------------------------
+CONFIRMED_STORY = {"complaint_category": "delivery", "complaint_story": "سفارشم از دوشنبه نرسیده",
+                   "reflection": "سفارشتان از دوشنبه نرسیده.", "phase": "leading"}
+
+
+async def wish_turn(text: str, intent: str = "request_resolution", **slots: Any) -> tuple[list[dict[str, Any]], CollectingDispatcher]:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(text, intent, slots={**CONFIRMED_STORY, **slots})
+    return await ActionEvaluateRemedy().run(dispatcher, tracker, {}), dispatcher
+
+
+async def test_a_wish_we_can_promise_opens_its_ticket_in_the_same_action(database_url: str, session: Session) -> None:
+    events, dispatcher = await wish_turn("لطفا زودتر بفرستید")
+    assert events[:5] == granted("expedite", "لطفا زودتر بفرستید")  # the decision first, then the ticket
+    ticket = session.scalars(select(Ticket)).one()
+    assert (ticket.remedy_sought, ticket.remedy_sought_text) == ("expedite", "لطفا زودتر بفرستید")
+    assert ticket.remedy_offered == POLICY.remedies["expedite"].promise
+    assert SlotSet("ticket_number", ticket.number) in events and SlotSet("ticket_outcome", "opened") in events
+    assert {"event": "ticket_opened", "ticket_number": ticket.number} in [m["custom"] for m in dispatcher.messages]
+
+
+async def test_a_customer_who_only_wanted_to_be_heard_gets_a_ticket_too(database_url: str, session: Session) -> None:
+    events, _ = await wish_turn("نه، هیچی. فقط خواستم بدونید", "deny")
+    ticket = session.scalars(select(Ticket)).one()
+    assert (ticket.remedy_sought, ticket.remedy_offered) == ("no_wish", POLICY.no_wish_promise)
+    assert SlotSet("remedy_decision", "none") in events and SlotSet("ticket_outcome", "opened") in events
+
+
+async def test_a_declined_wish_opens_no_ticket_and_forgets_an_earlier_tickets_outcome(
+        database_url: str, session: Session) -> None:
+    # An earlier complaint of the same session left `ticket_outcome: opened`; were it kept, the rule
+    # for a summary would match after this action as well as the rule for the alternatives.
+    events, dispatcher = await wish_turn("من خسارت نقدی می‌خوام", complaint_category="billing", ticket_outcome="opened")
+    assert session.scalar(select(func.count()).select_from(Ticket)) == 0
+    assert SlotSet("remedy_decision", "declined") in events
+    assert events[-1] == SlotSet("ticket_outcome", None) and not dispatcher.messages
 
 
 async def test_taking_the_alternative_promises_it() -> None:

@@ -283,6 +283,26 @@ def test_the_customer_denying_the_reflection_marks_the_story(tracker: Tracker, s
     assert "reflection_denied" not in reasons["مشکل اصلی خرابی گوشیه نه ارسال"]
 
 
+def test_the_wish_whose_ticket_was_opened_is_not_part_of_the_next_story(tracker: Tracker, session: Session) -> None:
+    who = "telegram:13"
+    tracker.user(who, "سفارشم دیر رسید", "complain_delivery", 0.99)
+    tracker.button(who, "deny")
+    tracker.action(who, "action_reflect")
+    tracker.action(who, "utter_reflection")
+    tracker.button(who, "affirm")
+    tracker.user(who, "لطفا زودتر بفرستید", "request_resolution", 0.95)
+    tracker.action(who, "action_evaluate_remedy")  # a wish it can promise: it opens the ticket itself
+    tracker.action(who, "utter_ticket_summary")
+    tracker.user(who, "کد تخفیفم هم کار نکرد", "complain_billing", 0.9)
+    tracker.button(who, "deny")
+    tracker.action(who, "action_reflect")
+    tracker.action(who, "utter_reflection")
+    tracker.button(who, "deny")
+    reasons = {i.normalized: i.reasons for i in page(tracker, session).items}
+    assert "reflection_denied" in reasons["کد تخفیفم هم کار نکرد"]
+    assert "reflection_denied" not in reasons["لطفا زودتر بفرستید"]
+
+
 def test_a_confirmed_reflection_marks_nothing(tracker: Tracker, session: Session) -> None:
     who = "telegram:10"
     tracker.user(who, "سفارشم دیر رسید", "complain_delivery", 0.99)
