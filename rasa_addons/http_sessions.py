@@ -14,17 +14,38 @@ client always gives up an idle connection before the server would close it under
 session whose loop has closed is released quietly (and every kept one when the process exits) and
 a new one built. Installed with the package
 (rasa_addons/__init__.py) on Rasa 3.6.x only.
+
+The kept sessions write request bodies with `request_json` (ujson, a Rasa dependency already)
+instead of aiohttp's default `json.dumps`: every action call carries the conversation's tracker,
+and encoding it was about a twentieth of Rasa's time per turn in the profile.
 """
 from __future__ import annotations
 
 import asyncio
 import atexit
+import json
 from typing import Any
+
+import ujson
 
 IDLE_SECONDS = 15.0  # aiohttp's own default, stated: below Sanic's 120 s keep-alive on the server
 _SESSIONS = "_hamdel_sessions"
 _INSTALLED = False
 _ALL: list[Any] = []  # every session built, released at exit
+
+
+def request_json(value: Any) -> str:
+    """The document `json.dumps(value)` writes, written by ujson in about half the time.
+
+    Both parse to the same value; only the spacing differs (and a float may take a shorter
+    spelling, 1e-7 for 1e-07). `ensure_ascii` keeps the text ASCII as json's is, so a lone surrogate
+    in a customer's message becomes the same escape json writes, never a character UTF-8 cannot
+    carry; bytes are refused as json refuses them, and anything ujson cannot write goes to json,
+    which writes it or raises as Rasa's own call would."""
+    try:
+        return ujson.dumps(value, ensure_ascii=True, escape_forward_slashes=False, reject_bytes=True)
+    except (TypeError, ValueError, OverflowError):
+        return json.dumps(value)
 
 
 class KeptSession:
@@ -64,7 +85,7 @@ def install() -> bool:
             auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) if self.basic_auth else None
             client = aiohttp.ClientSession(
                 headers=self.headers, auth=auth, timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
-                connector=aiohttp.TCPConnector(keepalive_timeout=IDLE_SECONDS))
+                connector=aiohttp.TCPConnector(keepalive_timeout=IDLE_SECONDS), json_serialize=request_json)
             found = kept[id(loop)] = (loop, client)
             _ALL.append(client)
         return KeptSession(found[1])
