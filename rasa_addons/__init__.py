@@ -10,6 +10,8 @@ Importing the package also installs speed-ups of Rasa 3.6 that change no result
 - event_types.py: event classes looked up once per type name;
 - tracker_states.py: the policies' past states replayed only for the events added since the last
   step;
+- applied_events.py: a tracker's applied events (nothing before a restart, nothing rewound)
+  continued from the last call instead of walked from the start;
 - rule_lookup.py: RulePolicy asking only the rules that can match;
 - tracker_store.py: Rasa's tracker-store wrapper asking the store itself whether a conversation
   exists (the store, named in endpoints.yml, keeps the conversations it has just saved);
@@ -29,6 +31,7 @@ import rasa
 
 from rasa_addons import (
     action_response_schema,
+    applied_events,
     debug_log_copies,
     event_types,
     garbage_collector,
@@ -50,6 +53,7 @@ if str(rasa.__version__).startswith("3.6."):
     parse_cache.install()  # after intent_payloads: wraps its entry
     event_types.install()
     tracker_states.install()
+    applied_events.install()
     rule_lookup.install()
     tracker_store.install()
     graph_runner.install()
