@@ -21,7 +21,8 @@ Importing the package also installs speed-ups of Rasa 3.6 that change no result
 - http_sessions.py: connections to the action server kept open between calls;
 - tracker_copy.py: the tracker Rasa copies before each action built without pickling's generic
   copy of every slot;
-- debug_log_copies.py: the deep copies Rasa makes for its debug log made only when it is written.
+- debug_log_copies.py: the deep copies Rasa makes for its debug log made only when it is written;
+- domain_is_empty.py: whether the model's domain is empty asked once, not on every message.
 Rasa imports this package when it loads Hamdel's model, so every Rasa process serving Hamdel gets
 them.
 """
@@ -33,6 +34,7 @@ from rasa_addons import (
     action_response_schema,
     applied_events,
     debug_log_copies,
+    domain_is_empty,
     event_types,
     garbage_collector,
     graph_runner,
@@ -61,5 +63,6 @@ if str(rasa.__version__).startswith("3.6."):
     http_sessions.install()
     tracker_copy.install()
     debug_log_copies.install()
+    domain_is_empty.install()
 else:
     logging.getLogger(__name__).warning("rasa %s: Hamdel's speed-ups of Rasa 3.6 are not installed", rasa.__version__)
