@@ -61,6 +61,16 @@ def customer_metadata(tracker: Tracker) -> dict[str, Any]:
     return {}
 
 
+def with_slots(tracker: Tracker, events: list[EventType]) -> Tracker:
+    """The tracker as Rasa will hold it after `events` (their slot changes), for an action that
+    goes on to work from its own decisions; the tracker the action was called with stays as it came
+    (the action server compares the answer's slots with it)."""
+    updated = Tracker(tracker.sender_id, dict(tracker.slots), tracker.latest_message, list(tracker.events),
+                      tracker.is_paused(), tracker.followup_action, tracker.active_loop, tracker.latest_action_name)
+    updated.add_slots(events)
+    return updated
+
+
 def reset_complaint() -> list[EventType]:
     """Clear everything about the complaint in progress (after a ticket, a cancel or a hand-off)."""
     return [SlotSet(name, None) for name in STORY_SLOTS]

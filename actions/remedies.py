@@ -15,7 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.conversation import latest_entity, latest_intent, latest_text, policy_or_none
+from actions.conversation import latest_entity, latest_intent, latest_text, policy_or_none, with_slots
 from actions.tickets import open_ticket_events
 from hamdel.labels import OR_JOINER, quoted
 from hamdel.policy import BusinessPolicy, Decision, fold
@@ -164,8 +164,8 @@ class ActionEvaluateRemedy(Action):
         decided = evaluate_wish(tracker)
         if any(e.get("name") == "remedy_decision" and e.get("value") == "declined" for e in decided):
             return [*decided, SlotSet("ticket_outcome", None)]
-        tracker.add_slots(decided)  # the ticket records the wish just decided
-        return [*decided, *await open_ticket_events(dispatcher, tracker)]
+        # The ticket records the wish just decided.
+        return [*decided, *await open_ticket_events(dispatcher, with_slots(tracker, decided))]
 
 
 class ActionAcceptAlternative(Action):

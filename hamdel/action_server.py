@@ -53,10 +53,14 @@ class Executor(ActionExecutor):
         return domain if isinstance(domain, dict) else {}
 
     async def run(self, action_call: dict[str, Any], sink: Any = None, dispatcher: Any = None) -> Any:
-        result = await super().run(action_call, sink=sink, dispatcher=dispatcher)
         tracker = action_call.get("tracker")
         slots = tracker.get("slots") if isinstance(tracker, dict) else None
-        if result is not None and isinstance(slots, dict):
+        # The values the action was called with, before it runs: rasa-sdk's tracker holds this very
+        # dict, and an action that adds its own slots to the tracker (`Tracker.add_slots`) would make
+        # its answer look like no change at all.
+        slots = dict(slots) if isinstance(slots, dict) else None
+        result = await super().run(action_call, sink=sink, dispatcher=dispatcher)
+        if result is not None and slots is not None:
             result.events = changed_slots_only(result.events, slots)
         return result
 

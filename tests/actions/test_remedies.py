@@ -223,3 +223,21 @@ async def test_asking_for_a_sound_or_new_one_is_a_replacement_for_a_faulty_produ
     for said in ("یه گوشی سالم می‌خوام", "یکی سالمشو بفرستید", "یه نو بدید بهم", "یکی جدید برام بفرستید"):
         text = normalize(said)
         assert await evaluate(text, "request_resolution", category="product") == granted("replacement", text), said
+
+
+async def test_through_the_action_server_the_wish_turn_answers_with_the_decision_and_the_ticket(
+        database_url: str, session: Session) -> None:
+    """What Rasa receives: the decision's slots and the ticket's, none taken for «no change»."""
+    from hamdel.action_server import Executor
+
+    executor = Executor()
+    executor.register_action(ActionEvaluateRemedy())
+    tracker = make_tracker("لطفا زودتر بفرستید", "request_resolution", slots={**CONFIRMED_STORY, "remedy_decision": None,
+                                                                              "ticket_outcome": None, "remedy": None})
+    state = {"sender_id": tracker.sender_id, "slots": tracker.slots, "latest_message": tracker.latest_message,
+             "events": tracker.events}
+    answer = await executor.run({"next_action": "action_evaluate_remedy", "sender_id": tracker.sender_id, "tracker": state})
+    slots = {e["name"]: e["value"] for e in answer.events if e["event"] == "slot"}
+    assert (slots["remedy"], slots["remedy_decision"], slots["ticket_outcome"]) == ("expedite", "allowed", "opened")
+    assert state["slots"]["remedy_decision"] is None  # the tracker Rasa sent is left as it came
+    assert slots["ticket_number"] == session.scalars(select(Ticket)).one().number

@@ -74,3 +74,24 @@ async def test_the_executor_answers_with_the_changes_and_the_events_after_a_reve
     assert answer.events == [slot("complaint_story", "بسته‌م باز شده رسید"), slot("reflection", None),
                              {"event": "rewind", "timestamp": None}, slot("remedy", None)]
     assert answer.responses[0]["text"] == "ادامه بدید، می‌شنوم."
+
+
+class DecideThenAct(Action):
+    """Adds its decision to the tracker it was given before returning it, as `Tracker.add_slots` does."""
+
+    def name(self) -> str:
+        return "action_decide_then_act"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        decided = [SlotSet("remedy_decision", "allowed")]
+        tracker.add_slots(decided)
+        return [*decided, SlotSet("ticket_outcome", "opened")]
+
+
+async def test_an_action_that_adds_its_slots_to_the_tracker_still_answers_with_them() -> None:
+    executor = Executor()
+    executor.register_action(DecideThenAct())
+    tracker = {"sender_id": "telegram:1", "slots": {"remedy_decision": None, "ticket_outcome": None},
+               "latest_message": {"text": "لطفا زودتر بفرستید"}, "events": []}
+    answer = await executor.run({"next_action": "action_decide_then_act", "sender_id": "telegram:1", "tracker": tracker})
+    assert answer.events == [slot("remedy_decision", "allowed"), slot("ticket_outcome", "opened")]
