@@ -294,6 +294,10 @@ class Driver:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"reference conversation: no answer to {step.name!r} in {timeout:.0f} s")
             counts.append(len(turn.replies))
+        if not any("HM-" in str(m.get("text") or "") for m in customer.messages[-counts[-1]:]):
+            # The last step is the wish: without a ticket the load would measure a fallback, not Hamdel.
+            raise RuntimeError("reference conversation: the wish opened no ticket "
+                               f"({[str(m.get('text') or '')[:60] for m in customer.messages[-2:]]})")
         self.customers.pop(customer.chat_id, None)
         self.reference_chats.add(customer.chat_id)
         self.turns.clear()
