@@ -3,18 +3,13 @@ walk: every story and conversation test of the project, event by event, with rew
 actions, restarts, new sessions and forms (whose first activation changes how earlier events
 count) thrown in, and a caller's edit of the list it got never reaching the next answer.
 
-Runs in `.venv` and drives `.venv-rasa` through a subprocess, like test_tracker_states.py.
+Runs in `.venv` and drives `.venv-rasa` through a subprocess, like the other tests here (`run_in_rasa`).
 """
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+from tests.rasa_addons import run_in_rasa
 
 SCRIPT = r"""
 import json, random
@@ -101,14 +96,7 @@ print(json.dumps(report))
 
 @pytest.fixture(scope="module")
 def report() -> dict:
-    if not RASA_PYTHON.exists():
-        pytest.skip("no Rasa environment (.venv-rasa); run make setup")
-    result = subprocess.run(
-        [str(RASA_PYTHON), "-c", SCRIPT], capture_output=True, text=True, cwd=ROOT, timeout=600,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_in_rasa(SCRIPT, timeout=600)
 
 
 def test_every_story_gets_rasas_applied_events_at_every_event(report: dict) -> None:

@@ -1,18 +1,13 @@
 """Rasa's «is the domain empty?» gives the same answers with rasa_addons/domain_is_empty.py, and
 Hamdel's domain is turned into a dict for it once, not on every message.
 
-Runs in `.venv` and drives `.venv-rasa` through a subprocess, like test_tracker_copy.py.
+Runs in `.venv` and drives `.venv-rasa` through a subprocess, like the other tests here (`run_in_rasa`).
 """
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+from tests.rasa_addons import run_in_rasa
 
 SCRIPT = r"""
 import json
@@ -48,14 +43,7 @@ print(json.dumps(report))
 
 @pytest.fixture(scope="module")
 def report() -> dict:
-    if not RASA_PYTHON.exists():
-        pytest.skip("no Rasa environment (.venv-rasa); run make setup")
-    result = subprocess.run(
-        [str(RASA_PYTHON), "-c", SCRIPT], capture_output=True, text=True, cwd=ROOT, timeout=300,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_in_rasa(SCRIPT)
 
 
 def test_every_domain_gets_rasas_answer(report: dict) -> None:
