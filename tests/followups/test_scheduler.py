@@ -98,7 +98,11 @@ async def test_a_follow_up_that_fell_due_while_the_bot_was_down_is_sent_once_aft
     ticket = make_ticket(5001)
     first = scheduler()
     loop = asyncio.create_task(first.run())
-    await asyncio.sleep(0.3)
+    # wait for the acknowledgement instead of a fixed sleep: a slow machine may take longer to send it
+    for _ in range(200):
+        if bot_api.sent_messages(5001) or loop.done():
+            break
+        await asyncio.sleep(0.05)
     first.stop()
     await loop
     assert len(bot_api.sent_messages(5001)) == 1  # the acknowledgement
