@@ -6,14 +6,9 @@ A stand-in for Rasa's message handling keeps the test off TensorFlow: what is ch
 """
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+from tests.rasa_addons import run_in_rasa
 
 SCRIPT = r"""
 import asyncio, gc, json, weakref
@@ -79,14 +74,7 @@ asyncio.run(main())
 
 @pytest.fixture(scope="module")
 def report() -> dict:
-    if not RASA_PYTHON.exists():
-        pytest.skip("no Rasa environment (.venv-rasa); run make setup")
-    result = subprocess.run(
-        [str(RASA_PYTHON), "-c", SCRIPT], capture_output=True, text=True, cwd=ROOT, timeout=300,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_in_rasa(SCRIPT)
 
 
 def test_the_model_is_set_aside_after_its_first_message_and_the_message_is_answered(report: dict) -> None:

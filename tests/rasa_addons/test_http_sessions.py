@@ -7,13 +7,10 @@ a small aiohttp server stands in for the action server and notes each request's 
 from __future__ import annotations
 
 import json
-import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+from tests.rasa_addons import run_in_rasa
 
 SCRIPT = r"""
 import asyncio, json
@@ -101,14 +98,7 @@ print(json.dumps(report))
 
 @pytest.fixture(scope="module")
 def report() -> dict:
-    if not RASA_PYTHON.exists():
-        pytest.skip("no Rasa environment (.venv-rasa); run make setup")
-    result = subprocess.run(
-        [str(RASA_PYTHON), "-c", SCRIPT], capture_output=True, text=True, cwd=ROOT, timeout=300,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return {**json.loads(result.stdout.strip().splitlines()[-1]), "stderr": result.stderr}
+    return run_in_rasa(SCRIPT, keep_stderr=True)
 
 
 def test_five_action_calls_use_one_connection_where_rasa_opened_five(report: dict) -> None:

@@ -6,14 +6,11 @@ pinned `persent` package is missing (a machine that has not run `make setup`).
 """
 from __future__ import annotations
 
-import json
 import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+from tests.rasa_addons import RASA_PYTHON, ROOT, require_rasa, run_in_rasa
 
 SCRIPT = r"""
 import json, sys
@@ -52,18 +49,12 @@ print(json.dumps(report))
 
 @pytest.fixture(scope="module")
 def report() -> dict:
-    if not RASA_PYTHON.exists():
-        pytest.skip("no Rasa environment (.venv-rasa); run make setup")
+    require_rasa()
     probe = subprocess.run([str(RASA_PYTHON), "-c", "import importlib.util as u; assert u.find_spec('PerSent')"], capture_output=True, cwd=ROOT, timeout=120,
                            env={"PATH": "/usr/bin:/bin"})
     if probe.returncode != 0:
         pytest.skip("the pinned persent package is not installed in .venv-rasa; run make setup")
-    result = subprocess.run(
-        [str(RASA_PYTHON), "-c", SCRIPT], capture_output=True, text=True, cwd=ROOT, timeout=300,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_in_rasa(SCRIPT)
 
 
 def test_table_is_persents_shop_review_vocabulary(report: dict) -> None:
