@@ -8,13 +8,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-
 from hamdel.services import ensure_model
 from hamdel.settings import PROJECT_ROOT
 
@@ -22,6 +18,7 @@ pytestmark = pytest.mark.integration
 
 SCRIPT = r"""
 import asyncio, gc, json, sys
+from pathlib import Path
 import numpy as np
 import tensorflow as tf
 from rasa.utils.tensorflow import models
@@ -35,7 +32,13 @@ from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 fits = []
 fit = tf.keras.Model.fit
 tf.keras.Model.fit = lambda self, *a, **k: fits.append(type(self).__name__) or fit(self, *a, **k)
-texts = json.load(open(sys.argv[2], encoding="utf-8"))
+import importlib.util
+spec = importlib.util.spec_from_file_location("nlu_eval", "scripts/nlu_eval.py")
+nlu_eval = sys.modules["nlu_eval"] = importlib.util.module_from_spec(spec)  # dataclasses look their module up
+spec.loader.exec_module(nlu_eval)
+held_out = (nlu_eval.load_holdout(Path("tests/nlu/holdout.yml")) + nlu_eval.load_reviews(Path("tests/nlu/reviews.yml"))
+            + nlu_eval.load_not_complaints(Path("tests/nlu/not_complaints.yml")))
+texts = [example.text for example in held_out] + ["/affirm", "/deny"]  # every held-out message, two payloads
 
 
 def load_and_read(how):
@@ -81,33 +84,13 @@ print(json.dumps(report, ensure_ascii=False))
 """
 
 
-def held_out_texts() -> list[str]:
-    """Every held-out message (tests/nlu/), entity markup removed, plus two button payloads."""
-    import re
-
-    texts: list[str] = []
-    for name in ("reviews.yml", "not_complaints.yml"):
-        items = yaml.safe_load((PROJECT_ROOT / "tests" / "nlu" / name).read_text(encoding="utf-8"))
-        texts += [item["text"] for item in items if isinstance(item, dict) and "text" in item]
-    holdout = yaml.safe_load((PROJECT_ROOT / "tests" / "nlu" / "holdout.yml").read_text(encoding="utf-8"))
-    markup = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
-    for block in holdout["nlu"]:
-        for line in block.get("examples", "").splitlines():
-            if line.strip().startswith("- "):
-                texts.append(markup.sub(r"\1", line.strip()[2:]))
-    return texts + ["/affirm", "/deny"]
-
-
 @pytest.fixture(scope="module")
 def report() -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false"}
-    with tempfile.TemporaryDirectory() as tmp:
-        texts_file = Path(tmp) / "texts.json"
-        texts_file.write_text(json.dumps(held_out_texts(), ensure_ascii=False), encoding="utf-8")
-        result = subprocess.run(
-            [str(PROJECT_ROOT / ".venv-rasa" / "bin" / "python"), "-c", SCRIPT, str(ensure_model()), str(texts_file)],
-            capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, timeout=1200,
-        )
+    result = subprocess.run(
+        [str(PROJECT_ROOT / ".venv-rasa" / "bin" / "python"), "-c", SCRIPT, str(ensure_model())],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, timeout=1200,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
